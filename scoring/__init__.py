@@ -1,0 +1,1 @@
+"""Operation scoring: zero-cost proxies, operation scorers, selection rules."""

@@ -1,0 +1,11 @@
+"""Zero-cost proxies, one module each, registered by name in PROXIES."""
+from .base import BN_MODES, PROXIES, Proxy, preserved
+from . import nwot  # noqa: F401  (registers itself)
+
+
+def get_proxy(name: str, **options) -> Proxy:
+    """An instance of the proxy registered as `name`."""
+    return PROXIES.get(name)(**options)
+
+
+__all__ = ["BN_MODES", "PROXIES", "Proxy", "preserved", "get_proxy"]

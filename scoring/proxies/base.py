@@ -1,0 +1,77 @@
+"""Zero-cost proxy contract and registry: (model, batch) -> float, higher is better.
+
+A proxy attaches to a model once per search (`session`), may be evaluated many times, and
+restores everything it touched on exit: train/eval mode, BN buffers, requires_grad, hooks.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator
+
+import torch
+from torch import nn
+
+from supernet.registry import Registry
+
+Evaluator = Callable[[torch.Tensor, torch.Tensor], float]
+
+BN_MODES = ("batch", "eval")
+_BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+class Proxy(ABC):
+    """Base class of every proxy. Subclasses implement `_session` and document formula and source."""
+
+    name: ClassVar[str] = ""
+    needs_labels: ClassVar[bool] = False
+
+    def __init__(self, bn_mode: str = "batch") -> None:
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"unknown BN mode {bn_mode!r}; choose one of: {', '.join(BN_MODES)}")
+        self.bn_mode = bn_mode
+
+    @contextmanager
+    def session(self, model: nn.Module) -> Iterator[Evaluator]:
+        """Attach to `model` once; yield an evaluator (inputs, targets) -> score; restore on exit."""
+        with preserved(model, self.bn_mode), self._session(model) as ev:
+            yield ev
+
+    @abstractmethod
+    def _session(self, model: nn.Module) -> "contextmanager[Evaluator]":  # type: ignore[valid-type]
+        """Proxy-specific attachment (hooks etc.); the model is already in the requested BN mode."""
+
+    def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """Score one batch (attach, evaluate, detach)."""
+        with self.session(model) as ev:
+            return ev(inputs, targets)
+
+
+PROXIES: Registry[type[Proxy]] = Registry("proxy")
+
+
+@contextmanager
+def preserved(model: nn.Module, bn_mode: str) -> Iterator[nn.Module]:
+    """Put `model` in scoring mode and restore modes, BN flags and requires_grad afterwards.
+
+    bn_mode 'batch': BN normalises with the batch statistics (as NASWOT recommends) without
+    updating its running buffers; 'eval': BN uses its running statistics (the published ZC-PT code).
+    Every other module is in eval mode (no dropout / drop-path while scoring).
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    tracks = [(m, m.track_running_stats) for m in model.modules() if isinstance(m, _BN_TYPES)]
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        if bn_mode == "batch":
+            for m, _ in tracks:
+                m.train()
+                m.track_running_stats = False  # use batch stats, leave the buffers alone
+        yield model
+    finally:
+        for m, t in modes:
+            m.training = t
+        for m, t in tracks:
+            m.track_running_stats = t
+        for p, g in grads:
+            p.requires_grad_(g)

@@ -1,0 +1,60 @@
+"""Operation scorer contract: (supernet, arch state, edge, op, data) -> score, plus a direction."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator
+
+import torch
+from torch import nn
+
+from supernet.arch_state import ArchState
+from supernet.registry import Registry
+from supernet.spaces.base import SearchSpace
+
+from ..proxies.base import Proxy
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class ScoringContext:
+    """What a scorer may use: the space, the supernet, its arch state, a proxy, options."""
+
+    space: SearchSpace
+    supernet: nn.Module
+    state: ArchState
+    proxy: Proxy | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class OperationScorer(ABC):
+    """Scores candidate ops of an edge; `direction` says whether the argmax or argmin is kept."""
+
+    name: ClassVar[str] = ""
+    direction: ClassVar[str] = "max"
+
+    def __init__(self, ctx: ScoringContext) -> None:
+        self.ctx = ctx
+        self.evaluations = 0  # forwards of an edited supernet (Table 5's perturbation count)
+
+    @contextmanager
+    def session(self) -> Iterator["OperationScorer"]:
+        """Attach once per proposal stage (hooks, modes); restore on exit."""
+        yield self
+
+    @abstractmethod
+    def score_op(self, edge: str, op: str, batch: Batch) -> float:
+        """Raw score of (edge, op) on the current arch state."""
+
+    def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
+        """Raw scores of every active op of `edge`."""
+        return {op: self.score_op(edge, op, batch) for op in self.ctx.state.active(edge)}
+
+    def score_edge_removal(self, edge: str, batch: Batch) -> float:
+        """Raw score of the supernet with the whole `edge` removed (topology phase)."""
+        raise NotImplementedError(f"scorer {self.name!r} cannot score topology")
+
+
+SCORERS: Registry[type[OperationScorer]] = Registry("scorer")

@@ -1,0 +1,60 @@
+"""Zero-cost operation scorers on the untrained supernet (Xiang et al. 2023, eqs. 6 and 7)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from .base import SCORERS, Batch, OperationScorer, ScoringContext
+
+
+class _ProxyScorer(OperationScorer):
+    """Common part: the proxy is attached once per session and evaluated on edited supernets."""
+
+    def __init__(self, ctx: ScoringContext) -> None:
+        super().__init__(ctx)
+        if ctx.proxy is None:
+            raise ValueError(f"scorer {self.name!r} needs a proxy (--proxy)")
+        self._evaluate: Callable | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[OperationScorer]:
+        with self.ctx.proxy.session(self.ctx.supernet) as ev:  # type: ignore[union-attr]
+            self._evaluate = ev
+            try:
+                yield self
+            finally:
+                self._evaluate = None
+
+    def _run(self, batch: Batch) -> float:
+        if self._evaluate is None:
+            raise RuntimeError("score inside `with scorer.session():`")
+        self.evaluations += 1
+        return self._evaluate(*batch)
+
+    def score_edge_removal(self, edge: str, batch: Batch) -> float:
+        with self.ctx.state.without_edge(edge):
+            return self._run(batch)
+
+
+@SCORERS.register("zc-pt")
+class ZeroCostPT(_ProxyScorer):
+    """zc-pt, eq. 7: S(A_t - (e, o)); the op whose removal lowers the proxy most is kept (argmin)."""
+
+    name = "zc-pt"
+    direction = "min"
+
+    def score_op(self, edge: str, op: str, batch: Batch) -> float:
+        with self.ctx.state.perturb(edge, op):
+            return self._run(batch)
+
+
+@SCORERS.register("disc-zc")
+class DiscreteZeroCost(_ProxyScorer):
+    """disc-zc, eq. 6: S(A_t + (e, o)); the op whose discretization scores highest is kept (argmax)."""
+
+    name = "disc-zc"
+    direction = "max"
+
+    def score_op(self, edge: str, op: str, batch: Batch) -> float:
+        with self.ctx.state.discretize(edge, op):
+            return self._run(batch)

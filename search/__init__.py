@@ -1,0 +1,1 @@
+"""Search: edge orders, Zero-Cost-PT (proposal + validation), benchmark lookups, the CLI."""

@@ -1,0 +1,4 @@
+"""`python -m search` is `opscore`."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Seeded minibatch streams for scoring: the same seed gives the same batches on the same machine."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed derived from integers (numpy SeedSequence), so streams do not overlap."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(2, dtype=np.uint32).astype(np.uint64)
+               .dot(np.array([1, 1 << 32], dtype=np.uint64)) >> np.uint64(1))
+
+
+class BatchStream:
+    """Minibatches sampled without replacement (reshuffled per pass) from `dataset`, seeded."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
+        if len(dataset) < batch_size:  # type: ignore[arg-type]
+            raise ValueError(f"data set has {len(dataset)} images, fewer than the batch size {batch_size}")
+        self.dataset, self.batch_size, self.device = dataset, batch_size, torch.device(device)
+        self.gen = torch.Generator().manual_seed(seed)
+        self._perm = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+    def next(self) -> Batch:
+        """The next minibatch, on the stream's device."""
+        if self._pos + self.batch_size > len(self._perm):
+            self._perm = torch.randperm(len(self.dataset), generator=self.gen)  # type: ignore[arg-type]
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + self.batch_size].tolist()
+        self._pos += self.batch_size
+        items = [self.dataset[i] for i in idx]
+        x = torch.stack([it[0] for it in items]).to(self.device)
+        y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long).to(self.device)
+        return x, y
+
+    def take(self, n: int) -> list[Batch]:
+        """`n` consecutive minibatches."""
+        return [self.next() for _ in range(n)]

@@ -1,0 +1,38 @@
+"""The `opscore` command: one module per subcommand, listed in SUBCOMMANDS."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+from typing import Sequence
+
+from .errors import USER_ERRORS
+
+# each module defines `add_parser(subparsers)`; the parser's `func(args) -> int` runs it
+SUBCOMMANDS = ("search.cli.search_cmd", "search.cli.list_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opscore", description="Differentiable NAS with pluggable operation scoring.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user mistakes give one line on stderr and exit status 2, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:
+        print(f"opscore {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("opscore: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,145 @@
+"""A complete search run: config -> data -> proposals -> validation -> run directory.
+
+Run directory: config.yaml (resolved), proposals.json (checkpoint, one entry per finished
+proposal iteration), decisions.jsonl, candidates.json (with validation scores), result.json,
+search.log, tb/ (TensorBoard). Every file is written atomically; `resume=True` continues
+from proposals.json, which reproduces the uninterrupted run exactly (each iteration has its
+own seeded batch stream and order RNG).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from scoring.proxies import PROXIES
+from scoring.scorers import SCORERS
+from supernet.mixing import MIXING
+from supernet.spaces import get_space
+from supernet.spaces.base import NetConfig
+from train_final.data import DataSpec, build_dataset, num_classes_of
+from train_final.rundir import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json
+
+from .batches import BatchStream, derive_seed
+from .benchmarks import open_benchmark
+from .config import ConfigError, SearchConfig
+from .orders import ORDERS
+from .zcpt import (DecisionLog, Proposal, build_scoring, choose, propose, resolve_device,
+                   validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
+
+log = logging.getLogger(__name__)
+
+_RESUME_IGNORED = {"out"}
+
+
+def _prepare_dir(out: Path, cfg: SearchConfig, resume: bool) -> list[Proposal]:
+    """Create or reopen the run directory; returns the proposals already finished."""
+    done: list[Proposal] = []
+    if (out / "proposals.json").exists() or (out / "result.json").exists():
+        if not resume:
+            raise ConfigError(f"run directory {out} already holds a run; pass --resume or choose another --out")
+        old = yaml.safe_load((out / "config.yaml").read_text())
+        mine = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_IGNORED}
+        theirs = {k: v for k, v in old.items() if k not in _RESUME_IGNORED}
+        if mine != theirs:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ConfigError(f"cannot resume {out}: settings differ ({', '.join(diff)})")
+        if (out / "proposals.json").exists():
+            done = [Proposal(**p) for p in read_json(out / "proposals.json")]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return done
+
+
+def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run the search described by `cfg` into the run directory `out`; returns result.json's content."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    space = get_space(cfg.space)
+    SCORERS.get(cfg.scorer), ORDERS.get(cfg.order), PROXIES.get(cfg.proxy), MIXING.get(cfg.mixing)
+    benchmark = open_benchmark(cfg.benchmark_table, cfg.nats_bench)  # fail early on a bad table
+    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download)
+    dataset = build_dataset(spec, "train", augment=cfg.augment, seed=cfg.seed)
+    if len(dataset) < cfg.batch_size:  # type: ignore[arg-type]
+        raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {cfg.batch_size}")
+    device = resolve_device(cfg.device)
+    done = _prepare_dir(out, cfg, resume)
+    handler = logging.FileHandler(out / "search.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    writer = SummaryWriter(str(out / "tb"))
+    try:
+        num_classes = num_classes_of(dataset)
+        state, supernet, scorer, proxy = build_scoring(cfg, space, device, num_classes)
+        a0 = state.snapshot()
+        old_rows = []
+        if done and (out / "decisions.jsonl").exists():
+            old_rows = [json.loads(l) for l in (out / "decisions.jsonl").read_text().splitlines() if l.strip()]
+            old_rows = [r for r in old_rows if r["iteration"] < len(done)]
+        decisions = DecisionLog(lambda rows: atomic_write_jsonl(out / "decisions.jsonl", rows))
+        decisions.rows = old_rows
+        log.info("search %s: space=%s scorer=%s proxy=%s order=%s N=%d V=%d batch=%d seed=%d device=%s bn=%s",
+                 out, cfg.space, cfg.scorer, cfg.proxy, cfg.order, cfg.iterations, cfg.validation_batches,
+                 cfg.batch_size, cfg.seed, device, cfg.bn_mode)
+        proposals = list(done)
+        bar = tqdm(range(len(done), cfg.iterations), desc="proposal", disable=not progress,
+                   initial=len(done), total=cfg.iterations)
+        for i in bar:
+            torch_seed = derive_seed(cfg.seed, _PROPOSAL_STREAM, i, 2)
+            torch.manual_seed(torch_seed)  # augmentation / noise ops
+            stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device)
+            p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions)
+            proposals.append(p)
+            atomic_write_json(out / "proposals.json", [asdict(q) for q in proposals])
+            writer.add_scalar("proposal/seconds", p.seconds, i)
+            log.info("proposal %d: %s (%.1fs, %d evaluations)", i, p.genotype, p.seconds, p.evaluations)
+        unique = list(dict.fromkeys(p.genotype for p in proposals))
+        t_val = time.perf_counter()
+        torch.manual_seed(derive_seed(cfg.seed, _VALIDATION_STREAM, 1))
+        vstream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _VALIDATION_STREAM), device)
+        batches = vstream.take(cfg.validation_batches)
+        base = space.default_net_config("validation")
+        vcfg = NetConfig(channels=cfg.val_channels or base.channels, cells=cfg.val_cells or base.cells,
+                         num_classes=num_classes)
+        totals = validation_scores(space, unique, proxy, batches, vcfg, cfg.seed, device,
+                                   lambda xs: tqdm(xs, desc="validation", disable=not progress))
+        validation_seconds = time.perf_counter() - t_val
+        winner = choose(totals)
+        candidates = [{"genotype": g, "proposed": sum(p.genotype == g for p in proposals),
+                       "validation_score": totals[g]} for g in unique]
+        for k, c in enumerate(candidates):
+            writer.add_scalar("validation/score", c["validation_score"], k)
+        atomic_write_json(out / "candidates.json", candidates)
+        genotype = space.parse_genotype(winner)
+        result: dict[str, Any] = {
+            "space": cfg.space, "scorer": cfg.scorer, "proxy": cfg.proxy, "order": cfg.order,
+            "seed": cfg.seed, "N": cfg.iterations, "V": cfg.validation_batches, "batch_size": cfg.batch_size,
+            "bn_mode": cfg.bn_mode, "genotype": winner, "genotype_json": space.genotype_to_json(genotype),
+            "validation_score": totals[winner], "unique_candidates": len(unique),
+            "perturbations_per_iteration": proposals[0].evaluations,
+            "proposal_seconds": [p.seconds for p in proposals], "validation_seconds": validation_seconds,
+            "device": str(device),
+        }
+        if space.topology_groups():
+            result["topology_perturbations_per_iteration"] = proposals[0].topology_evaluations
+        if benchmark is not None:
+            result["benchmark"] = benchmark.lookup(winner)
+            result["benchmark_source"] = benchmark.source
+        result["seconds"] = time.perf_counter() - t_start
+        atomic_write_json(out / "result.json", result)
+        writer.add_text("genotype", winner)
+        log.info("winner %s%s", winner, f" benchmark={result['benchmark']}" if "benchmark" in result else "")
+        return result
+    finally:
+        writer.close()
+        logging.getLogger().removeHandler(handler)
+        handler.close()

@@ -1,0 +1,170 @@
+"""Zero-Cost-PT (Xiang et al. 2023, Section 4.1): N proposal iterations from the same untrained A_0,
+each deciding every edge in an edge order with an operation scorer, then a validation stage that
+scores each unique candidate end to end (fresh stand-alone network) with the proxy summed over V
+minibatches; the best total wins. The proposal loop is generic over scorers and orders.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from scoring.proxies import get_proxy
+from scoring.proxies.base import Proxy
+from scoring.scorers import SCORERS, OperationScorer, ScoringContext
+from scoring.selection import best, orient
+from supernet.arch_state import ArchState
+from supernet.spaces import get_space
+from supernet.spaces.base import NetConfig, SearchSpace
+
+from .batches import Batch, BatchStream, derive_seed
+from .orders import ORDERS
+
+log = logging.getLogger(__name__)
+
+_PROPOSAL_STREAM, _VALIDATION_STREAM = 1, 2
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; anything else is passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Proposal:
+    """One proposal iteration's outcome."""
+
+    iteration: int
+    genotype: str
+    seconds: float
+    evaluations: int
+    topology_evaluations: int = 0
+
+
+class DecisionLog:
+    """Collects every scoring decision; `sink` is called after each one (to persist it)."""
+
+    def __init__(self, sink: Callable[[list[dict]], None] | None = None) -> None:
+        self.rows: list[dict] = []
+        self.sink = sink
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if self.sink is not None:
+            self.sink(self.rows)
+
+
+@dataclass
+class _Control:
+    """The DecisionControl an order drives: one fresh minibatch per decision step."""
+
+    scorer: OperationScorer
+    state: ArchState
+    edges: list[str]
+    stream: BatchStream
+    log: DecisionLog
+    iteration: int
+    step: int = 0
+    phase: str = "operation"
+    _batch: Batch | None = None
+    _raw: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def batch(self) -> Batch:
+        if self._batch is None:
+            self._batch = self.stream.next()
+        return self._batch
+
+    def undecided(self) -> list[str]:
+        return [e for e in self.edges if self.state.decided(e) is None]
+
+    def score(self, edge: str) -> dict[str, float]:
+        raw = self.scorer.score_edge(edge, self.batch())
+        self._raw[edge] = raw
+        return orient(raw, self.scorer.direction)
+
+    def decide(self, edge: str, op: str, scores: dict[str, float]) -> None:
+        self.state.decide(edge, op)
+        self.log.add({"iteration": self.iteration, "phase": self.phase, "step": self.step, "edge": edge,
+                      "scores": self._raw.get(edge, {}), "direction": self.scorer.direction, "choice": op})
+        self.step += 1
+        self._batch, self._raw = None, {}
+
+
+def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchState, stream: BatchStream,
+                    log_: DecisionLog, iteration: int) -> int:
+    """Topology phase: each group keeps `keep` input edges; repeatedly drop the edge whose removal
+    the scorer judges least harmful (perturbing an edge = removing it). Returns the evaluation count."""
+    before = scorer.evaluations
+    direction = getattr(scorer, "topology_direction", "min")
+    for step, group in enumerate(space.topology_groups()):
+        batch = stream.next()
+        while True:
+            live = [e for e in group.edges if state.active(e)]
+            if len(live) <= group.keep:
+                break
+            raw = {e: scorer.score_edge_removal(e, batch) for e in live}
+            keep = orient(raw, direction)
+            drop = best({e: -v for e, v in keep.items()}, group.node)
+            state.set_active(drop, [])
+            log_.add({"iteration": iteration, "phase": "topology", "step": step, "node": group.node,
+                      "scores": raw, "direction": direction, "dropped": drop})
+    return scorer.evaluations - before
+
+
+def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
+            stream: BatchStream, seed: int, iteration: int, log_: DecisionLog) -> Proposal:
+    """One proposal iteration from A_0: decide every edge in the order, then the topology."""
+    t0 = time.perf_counter()
+    state.restore(a0)
+    order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
+    before = scorer.evaluations
+    with scorer.session():
+        order.run(_Control(scorer, state, state.undecided(), stream, log_, iteration))
+        evaluations = scorer.evaluations - before
+        topo = select_topology(space, scorer, state, stream, log_, iteration)
+    genotype = space.format_genotype(space.genotype_from_state(state))
+    state.restore(a0)
+    return Proposal(iteration, genotype, time.perf_counter() - t0, evaluations, topo)
+
+
+def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, batches: list[Batch],
+                      net_cfg: NetConfig, seed: int, device: torch.device,
+                      progress: Callable[[Any], Any] = lambda x: x) -> dict[str, float]:
+    """Sum of the proxy over `batches` for a freshly initialised stand-alone network per genotype."""
+    totals: dict[str, float] = {}
+    for g in progress(genotypes):
+        torch.manual_seed(derive_seed(seed, _VALIDATION_STREAM, 7))  # same init stream for every candidate
+        net = space.build_network(space.parse_genotype(g), net_cfg).to(device)
+        with proxy.session(net) as ev:
+            totals[g] = float(sum(ev(x, y) for x, y in batches))
+        del net
+    return totals
+
+
+def choose(totals: dict[str, float]) -> str:
+    """Winner: the candidate with the best validation total (NaN rule of scoring.selection)."""
+    return best(totals, "validation")
+
+
+def build_scoring(cfg: Any, space: SearchSpace, device: torch.device,
+                  num_classes: int) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
+    """Supernet A_0 (seeded), proxy and scorer for a search config."""
+    scorer_cls = SCORERS.get(cfg.scorer)
+    ORDERS.get(cfg.order)
+    proxy = get_proxy(cfg.proxy, bn_mode=cfg.bn_mode)
+    state = space.new_state()
+    base = space.default_net_config("supernet")
+    net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
+                        num_classes=num_classes, mixing=cfg.mixing)
+    torch.manual_seed(derive_seed(cfg.seed, 0))
+    supernet = space.build_supernet(state, net_cfg).to(device)
+    scorer = scorer_cls(ScoringContext(space, supernet, state, proxy, {"config": cfg, "device": device}))
+    return state, supernet, scorer, proxy

@@ -1,0 +1,79 @@
+"""The mixed op: executes only the active ops of its edge and mixes them by the configured rule."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .arch_state import ArchState
+from .mixing import MIXING
+
+
+def is_zero_op(module: nn.Module) -> bool:
+    """The 'none' op outputs zeros: it counts in the mixing weights but is never executed."""
+    return bool(getattr(module, "is_zero", False))
+
+
+class MixedOp(nn.Module):
+    """One edge of a supernet; reads `state` on every forward (no copies, no per-eval rebuilding)."""
+
+    def __init__(self, edge: str, ops: Mapping[str, nn.Module], state: ArchState, mixing: str = "uniform",
+                 alphas: Mapping[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.edge = edge
+        self.ops = nn.ModuleDict(dict(ops))
+        # plain attributes, not submodules: the state is shared by every cell of a type
+        self.__dict__["state"] = state
+        self.__dict__["alphas"] = alphas
+        self.mixing = mixing
+        MIXING.get(mixing)  # fail early on an unknown rule
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Weighted sum of the active ops' outputs; None when the edge contributes nothing."""
+        st = self.state.edges[self.edge]
+        active = st.active
+        if not active:
+            return None
+        if len(active) == 1:  # decided or discretized: the op alone, weight 1
+            op = self.ops[active[0]]
+            return None if is_zero_op(op) else op(x)
+        alpha = self.alphas.get(self.edge) if self.alphas is not None else None
+        weights = MIXING.get(self.mixing)(alpha, st.candidates, active)
+        if all(isinstance(w, float) for w in weights) and len(set(weights)) == 1:
+            return self._equal_weight_sum(x, active, weights[0])
+        out: torch.Tensor | None = None
+        for name, w in zip(active, weights):
+            op = self.ops[name]
+            if is_zero_op(op):
+                continue
+            y = op(x) * w
+            out = y if out is None else out + y
+        return out
+
+    def _equal_weight_sum(self, x: torch.Tensor, active: tuple[str, ...], w: float) -> torch.Tensor | None:
+        """w * sum of the op outputs with one multiply and in-place adds (uniform mixing)."""
+        out: torch.Tensor | None = None
+        fresh = False  # whether `out` is our own buffer (an op may return its input: skip_connect)
+        for name in active:
+            op = self.ops[name]
+            if is_zero_op(op):
+                continue
+            y = op(x)
+            if out is None:
+                out = y
+            elif fresh:
+                out.add_(y)
+            else:
+                out, fresh = out + y, True
+        if out is None:
+            return None
+        return out.mul_(w) if fresh else out * w
+
+def sum_inputs(parts: list[torch.Tensor | None], like: torch.Tensor) -> torch.Tensor:
+    """Sum of the edge outputs entering a node; zeros shaped like `like` when every edge is off."""
+    out: torch.Tensor | None = None
+    for p in parts:
+        if p is not None:
+            out = p if out is None else out + p
+    return torch.zeros_like(like) if out is None else out

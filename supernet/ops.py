@@ -1,0 +1,97 @@
+"""Candidate operations shared by the cell spaces (NB201 naming; DARTS ops live in spaces/darts_ops)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Zero(nn.Module):
+    """The 'none' op: outputs zeros (downsampled when strided). Mixed ops skip it entirely."""
+
+    is_zero = True
+
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class ReLUConvBN(nn.Module):
+    """ReLU -> Conv -> BN, the NB201 'nor_conv' op and residual-block unit."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+                 affine: bool = True) -> None:
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling that ignores padding (NB201 avg_pool_3x3, same channels).
+
+    Computed as a depthwise 3x3 sum (a grouped conv with a ones kernel) times the inverse count
+    of in-image positions: the same value as AvgPool2d(count_include_pad=False), about 10x faster
+    on CPU, where the pooling kernel is slow for NCHW tensors.
+    """
+
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _kernels(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (x.shape[1], x.shape[2], x.shape[3], x.dtype, x.device)
+        hit = self._cache.get(key)
+        if hit is None:
+            ones = torch.ones(x.shape[1], 1, 3, 3, dtype=x.dtype, device=x.device)
+            count = F.conv2d(torch.ones(1, 1, x.shape[2], x.shape[3], dtype=x.dtype, device=x.device),
+                             ones[:1], stride=self.stride, padding=1)
+            hit = (ones, count.reciprocal())
+            self._cache = {key: hit}
+        return hit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ones, inv_count = self._kernels(x)
+        return F.conv2d(x, ones, stride=self.stride, padding=1, groups=x.shape[1]) * inv_count
+
+
+def nb201_op(name: str, channels: int, affine: bool) -> nn.Module:
+    """Build one NB201 candidate op on `channels` channels (cells never change shape)."""
+    if name == "none":
+        return Zero()
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1, 1, 0, affine=affine)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, 1, 1, affine=affine)
+    if name == "avg_pool_3x3":
+        return AvgPool3x3()
+    raise ValueError(f"unknown NB201 op {name!r}")
+
+
+class ResNetBasicBlock(nn.Module):
+    """NB201 reduction block: two ReLU-Conv-BN 3x3 (first strided) plus an avg-pool + 1x1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 2) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+            nn.Conv2d(c_in, c_out, 1, 1, 0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))

@@ -1,0 +1,22 @@
+"""Shared fixtures: tiny spaces and the location of the shared data (a setting, never hard-coded)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    """OPSCORE_DATA, or ../shared/data beside the project."""
+    return Path(os.environ.get("OPSCORE_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data_dir() -> Path:
+    d = shared_data()
+    if not (d / "cifar10-subset").is_dir():
+        pytest.skip(f"shared data not found at {d} (set OPSCORE_DATA)")
+    return d

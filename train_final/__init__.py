@@ -1,0 +1,1 @@
+"""Retraining of searched architectures: data pipelines, stand-alone networks, the training loop."""
