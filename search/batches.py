@@ -17,10 +17,12 @@ def derive_seed(*parts: int) -> int:
 class BatchStream:
     """Minibatches sampled without replacement (reshuffled per pass) from `dataset`, seeded."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device | str = "cpu",
+                 channels_last: bool = False) -> None:
         if len(dataset) < batch_size:  # type: ignore[arg-type]
             raise ValueError(f"data set has {len(dataset)} images, fewer than the batch size {batch_size}")
         self.dataset, self.batch_size, self.device = dataset, batch_size, torch.device(device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.gen = torch.Generator().manual_seed(seed)
         self._perm = torch.empty(0, dtype=torch.long)
         self._pos = 0
@@ -34,6 +36,8 @@ class BatchStream:
         self._pos += self.batch_size
         items = [self.dataset[i] for i in idx]
         x = torch.stack([it[0] for it in items]).to(self.device)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=self.memory_format)
         y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long).to(self.device)
         return x, y
 

@@ -25,7 +25,7 @@ class SearchConfig:
     validation_batches: int = 100   # V minibatches in the validation stage
     batch_size: int = 64
     seed: int = 0
-    bn_mode: str = "batch"          # proxies: 'batch' statistics or 'eval' running statistics
+    bn_mode: str = "eval"           # proxies: 'eval' running statistics (measured better) or 'batch' statistics
     mixing: str = "uniform"         # mixing rule of the supernet's mixed ops
     augment: bool = False           # augment the scoring minibatches (crop + flip)
     dataset: str = "cifar10"
@@ -34,11 +34,19 @@ class SearchConfig:
     benchmark_table: str | None = None
     nats_bench: str | None = None
     device: str = "auto"
+    channels_last: bool = True      # NHWC memory layout for supernet, networks and batches (faster convs)
+    batched: bool | None = None     # score all ops of an edge in one grouped forward (unset: on for CUDA)
     channels: int | None = None     # supernet width (space default when unset)
     cells: int | None = None        # supernet depth (space default when unset)
     val_channels: int | None = None  # stand-alone validation network width
     val_cells: int | None = None
+    include_none: bool | None = None  # darts: 'none' among the candidates (space default, off, when unset)
     supernet: str | None = None     # checkpoint of a trained supernet (training-based scorers)
+    tune_epochs: float = 5.0        # darts-pt/disc-acc: supernet fine-tuning epochs after each decision (DARTS-PT: 5)
+    tune_lr: float = 0.0025         # darts-pt/disc-acc: fine-tuning learning rate (DARTS-PT: lr/10, constant)
+    fix_alpha: bool = False         # darts-pt/disc-acc: alphas stay fixed while fine-tuning (DARTS-PT "fix alpha")
+    disc_tune_epochs: float = 0.0   # disc-acc: fine-tuning epochs of each discretized supernet before scoring
+    accuracy_batches: int | None = None  # darts-pt/disc-acc: validation minibatches (None: the whole held-out half)
     out: str | None = None
 
     def validate(self) -> "SearchConfig":
@@ -51,10 +59,18 @@ class SearchConfig:
             raise ConfigError(f"batch size must be at least 2, got {self.batch_size}")
         if self.bn_mode not in ("batch", "eval"):
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
+        if self.tune_epochs < 0 or self.disc_tune_epochs < 0:
+            raise ConfigError("--tune-epochs and --disc-tune-epochs must be 0 or more")
+        if self.accuracy_batches is not None and self.accuracy_batches < 1:
+            raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def space_options(self) -> dict[str, Any]:
+        """The space options that are set, for `get_space(space, **options)`."""
+        return {} if self.include_none is None else {"include_none": self.include_none}
 
 
 def load_config(path: str | None, overrides: Mapping[str, Any], cls: type = SearchConfig) -> Any:

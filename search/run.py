@@ -30,6 +30,7 @@ from train_final.rundir import atomic_write_json, atomic_write_jsonl, atomic_wri
 from .batches import BatchStream, derive_seed
 from .benchmarks import open_benchmark
 from .config import ConfigError, SearchConfig
+from .distributed import Workers
 from .orders import ORDERS
 from .zcpt import (DecisionLog, Proposal, build_scoring, choose, propose, resolve_device,
                    validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
@@ -59,24 +60,37 @@ def _prepare_dir(out: Path, cfg: SearchConfig, resume: bool) -> list[Proposal]:
 
 
 def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run the search described by `cfg` into the run directory `out`; returns result.json's content."""
+    """Run the search described by `cfg` into the run directory `out`; returns result.json's content.
+
+    Under torchrun the proposal iterations and validation candidates are spread over the ranks
+    (search.distributed); the result equals the sequential run's and only rank 0 writes files."""
+    workers = Workers.from_env()
+    try:
+        return _run(cfg, Path(out), resume, progress, workers)
+    finally:
+        workers.close()
+
+
+def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Workers) -> dict[str, Any]:
     from torch.utils.tensorboard import SummaryWriter
 
     t_start = time.perf_counter()
-    out = Path(out)
-    space = get_space(cfg.space)
+    space = get_space(cfg.space, **cfg.space_options())
     SCORERS.get(cfg.scorer), ORDERS.get(cfg.order), PROXIES.get(cfg.proxy), MIXING.get(cfg.mixing)
     benchmark = open_benchmark(cfg.benchmark_table, cfg.nats_bench)  # fail early on a bad table
     spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download)
     dataset = build_dataset(spec, "train", augment=cfg.augment, seed=cfg.seed)
     if len(dataset) < cfg.batch_size:  # type: ignore[arg-type]
         raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {cfg.batch_size}")
-    device = resolve_device(cfg.device)
-    done = _prepare_dir(out, cfg, resume)
-    handler = logging.FileHandler(out / "search.log")
+    device = workers.device(resolve_device(cfg.device))
+    main = workers.is_main
+    done = _prepare_dir(out, cfg, resume) if main else []
+    done = workers.gather(done if main else [])  # every rank knows the finished iterations
+    handler = logging.FileHandler(out / "search.log") if main else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
-    writer = SummaryWriter(str(out / "tb"))
+    writer = SummaryWriter(str(out / "tb")) if main else None
+    show = progress and main
     try:
         num_classes = num_classes_of(dataset)
         state, supernet, scorer, proxy = build_scoring(cfg, space, device, num_classes)
@@ -85,40 +99,49 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
         if done and (out / "decisions.jsonl").exists():
             old_rows = [json.loads(l) for l in (out / "decisions.jsonl").read_text().splitlines() if l.strip()]
             old_rows = [r for r in old_rows if r["iteration"] < len(done)]
-        decisions = DecisionLog(lambda rows: atomic_write_jsonl(out / "decisions.jsonl", rows))
-        decisions.rows = old_rows
-        log.info("search %s: space=%s scorer=%s proxy=%s order=%s N=%d V=%d batch=%d seed=%d device=%s bn=%s",
-                 out, cfg.space, cfg.scorer, cfg.proxy, cfg.order, cfg.iterations, cfg.validation_batches,
-                 cfg.batch_size, cfg.seed, device, cfg.bn_mode)
+        sequential = workers.world == 1
+        sink = (lambda rows: atomic_write_jsonl(out / "decisions.jsonl", rows)) if sequential else None
+        decisions = DecisionLog(sink)
+        decisions.rows = old_rows if sequential else []
+        log.info("search %s: space=%s scorer=%s proxy=%s order=%s N=%d V=%d batch=%d seed=%d device=%s bn=%s "
+                 "workers=%d", out, cfg.space, cfg.scorer, cfg.proxy, cfg.order, cfg.iterations,
+                 cfg.validation_batches, cfg.batch_size, cfg.seed, device, cfg.bn_mode, workers.world)
         proposals = list(done)
-        bar = tqdm(range(len(done), cfg.iterations), desc="proposal", disable=not progress,
-                   initial=len(done), total=cfg.iterations)
-        for i in bar:
-            torch_seed = derive_seed(cfg.seed, _PROPOSAL_STREAM, i, 2)
-            torch.manual_seed(torch_seed)  # augmentation / noise ops
-            stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device)
-            p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions)
-            proposals.append(p)
-            atomic_write_json(out / "proposals.json", [asdict(q) for q in proposals])
-            writer.add_scalar("proposal/seconds", p.seconds, i)
-            log.info("proposal %d: %s (%.1fs, %d evaluations)", i, p.genotype, p.seconds, p.evaluations)
+        todo = workers.mine(list(range(len(done), cfg.iterations)))
+        with scorer.session():  # hooks attached once per search
+            for i in tqdm(todo, desc="proposal", disable=not show):
+                torch.manual_seed(derive_seed(cfg.seed, _PROPOSAL_STREAM, i, 2))  # augmentation / noise ops
+                stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device,
+                                     cfg.channels_last)
+                p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions)
+                proposals.append(p)
+                if sequential:
+                    atomic_write_json(out / "proposals.json", [asdict(q) for q in proposals])
+                    writer.add_scalar("proposal/seconds", p.seconds, i)
+                log.info("proposal %d: %s (%.1fs, %d evaluations)", i, p.genotype, p.seconds, p.evaluations)
+        if not sequential:
+            proposals = sorted(workers.gather(proposals[len(done):]), key=lambda q: q.iteration)
+            proposals = list(done) + proposals
+            rows = sorted(workers.gather(decisions.rows), key=lambda r: r["iteration"])  # stable: steps stay ordered
+            if main:
+                atomic_write_json(out / "proposals.json", [asdict(q) for q in proposals])
+                atomic_write_jsonl(out / "decisions.jsonl", old_rows + rows)
+                for q in proposals[len(done):]:
+                    writer.add_scalar("proposal/seconds", q.seconds, q.iteration)
         unique = list(dict.fromkeys(p.genotype for p in proposals))
         t_val = time.perf_counter()
         torch.manual_seed(derive_seed(cfg.seed, _VALIDATION_STREAM, 1))
-        vstream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _VALIDATION_STREAM), device)
+        vstream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _VALIDATION_STREAM), device,
+                              cfg.channels_last)
         batches = vstream.take(cfg.validation_batches)
         base = space.default_net_config("validation")
         vcfg = NetConfig(channels=cfg.val_channels or base.channels, cells=cfg.val_cells or base.cells,
                          num_classes=num_classes)
-        totals = validation_scores(space, unique, proxy, batches, vcfg, cfg.seed, device,
-                                   lambda xs: tqdm(xs, desc="validation", disable=not progress))
+        mine = validation_scores(space, workers.mine(unique), proxy, batches, vcfg, cfg.seed, device,
+                                 lambda xs: tqdm(xs, desc="validation", disable=not show), cfg.channels_last)
+        totals = dict(workers.gather(list(mine.items())))
         validation_seconds = time.perf_counter() - t_val
-        winner = choose(totals)
-        candidates = [{"genotype": g, "proposed": sum(p.genotype == g for p in proposals),
-                       "validation_score": totals[g]} for g in unique]
-        for k, c in enumerate(candidates):
-            writer.add_scalar("validation/score", c["validation_score"], k)
-        atomic_write_json(out / "candidates.json", candidates)
+        winner = choose({g: totals[g] for g in unique})
         genotype = space.parse_genotype(winner)
         result: dict[str, Any] = {
             "space": cfg.space, "scorer": cfg.scorer, "proxy": cfg.proxy, "order": cfg.order,
@@ -127,7 +150,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
             "validation_score": totals[winner], "unique_candidates": len(unique),
             "perturbations_per_iteration": proposals[0].evaluations,
             "proposal_seconds": [p.seconds for p in proposals], "validation_seconds": validation_seconds,
-            "device": str(device),
+            "device": str(device), "workers": workers.world,
         }
         if space.topology_groups():
             result["topology_perturbations_per_iteration"] = proposals[0].topology_evaluations
@@ -135,11 +158,18 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
             result["benchmark"] = benchmark.lookup(winner)
             result["benchmark_source"] = benchmark.source
         result["seconds"] = time.perf_counter() - t_start
-        atomic_write_json(out / "result.json", result)
-        writer.add_text("genotype", winner)
+        if main:
+            candidates = [{"genotype": g, "proposed": sum(p.genotype == g for p in proposals),
+                           "validation_score": totals[g]} for g in unique]
+            for k, c in enumerate(candidates):
+                writer.add_scalar("validation/score", c["validation_score"], k)
+            atomic_write_json(out / "candidates.json", candidates)
+            atomic_write_json(out / "result.json", result)
+            writer.add_text("genotype", winner)
         log.info("winner %s%s", winner, f" benchmark={result['benchmark']}" if "benchmark" in result else "")
         return result
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
         logging.getLogger().removeHandler(handler)
         handler.close()

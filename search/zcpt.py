@@ -20,11 +20,11 @@ from scoring.proxies.base import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
 from scoring.selection import best, orient
 from supernet.arch_state import ArchState
-from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig, SearchSpace
 
 from .batches import Batch, BatchStream, derive_seed
 from .orders import ORDERS
+from .supernet_train.loading import load_for_search
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class _Control:
         self.state.decide(edge, op)
         self.log.add({"iteration": self.iteration, "phase": self.phase, "step": self.step, "edge": edge,
                       "scores": self._raw.get(edge, {}), "direction": self.scorer.direction, "choice": op})
+        self.scorer.after_decision(edge, op)
         self.step += 1
         self._batch, self._raw = None, {}
 
@@ -121,15 +122,16 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
 
 def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
             stream: BatchStream, seed: int, iteration: int, log_: DecisionLog) -> Proposal:
-    """One proposal iteration from A_0: decide every edge in the order, then the topology."""
+    """One proposal iteration from A_0: decide every edge in the order, then the topology.
+
+    Runs inside `scorer.session()`, opened once per search (hooks are attached once)."""
     t0 = time.perf_counter()
     state.restore(a0)
     order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
     before = scorer.evaluations
-    with scorer.session():
-        order.run(_Control(scorer, state, state.undecided(), stream, log_, iteration))
-        evaluations = scorer.evaluations - before
-        topo = select_topology(space, scorer, state, stream, log_, iteration)
+    order.run(_Control(scorer, state, state.undecided(), stream, log_, iteration))
+    evaluations = scorer.evaluations - before
+    topo = select_topology(space, scorer, state, stream, log_, iteration)
     genotype = space.format_genotype(space.genotype_from_state(state))
     state.restore(a0)
     return Proposal(iteration, genotype, time.perf_counter() - t0, evaluations, topo)
@@ -137,12 +139,14 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
 
 def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, batches: list[Batch],
                       net_cfg: NetConfig, seed: int, device: torch.device,
-                      progress: Callable[[Any], Any] = lambda x: x) -> dict[str, float]:
+                      progress: Callable[[Any], Any] = lambda x: x, channels_last: bool = False) -> dict[str, float]:
     """Sum of the proxy over `batches` for a freshly initialised stand-alone network per genotype."""
     totals: dict[str, float] = {}
     for g in progress(genotypes):
         torch.manual_seed(derive_seed(seed, _VALIDATION_STREAM, 7))  # same init stream for every candidate
         net = space.build_network(space.parse_genotype(g), net_cfg).to(device)
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
         with proxy.session(net) as ev:
             totals[g] = float(sum(ev(x, y) for x, y in batches))
         del net
@@ -166,5 +170,12 @@ def build_scoring(cfg: Any, space: SearchSpace, device: torch.device,
                         num_classes=num_classes, mixing=cfg.mixing)
     torch.manual_seed(derive_seed(cfg.seed, 0))
     supernet = space.build_supernet(state, net_cfg).to(device)
-    scorer = scorer_cls(ScoringContext(space, supernet, state, proxy, {"config": cfg, "device": device}))
+    if cfg.channels_last:
+        supernet = supernet.to(memory_format=torch.channels_last)
+    batched = cfg.batched if cfg.batched is not None else device.type == "cuda"
+    options: dict[str, Any] = {"config": cfg, "device": device, "batched": batched}
+    if cfg.supernet:  # trained by `opscore train-supernet`: its weights, alphas, arch state and tuner
+        state, supernet, trained = load_for_search(cfg, space, device, num_classes)
+        options.update(trained)
+    scorer = scorer_cls(ScoringContext(space, supernet, state, proxy, options))
     return state, supernet, scorer, proxy

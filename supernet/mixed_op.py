@@ -32,6 +32,8 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | None:
         """Weighted sum of the active ops' outputs; None when the edge contributes nothing."""
         st = self.state.edges[self.edge]
+        if self.state.groups is not None and any(self.edge in v for v in self.state.groups):
+            return self._grouped_forward(x)
         active = st.active
         if not active:
             return None
@@ -48,6 +50,32 @@ class MixedOp(nn.Module):
             if is_zero_op(op):
                 continue
             y = op(x) * w
+            out = y if out is None else out + y
+        return out
+
+    def _grouped_forward(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Batched evaluation: the batch is G groups, group g mixes its own active set.
+
+        An op active in any group runs on the whole batch; its output is weighted per group (weight
+        0 where it is removed). Proxies mask the removed op's units per group (nwot does)."""
+        st = self.state.edges[self.edge]
+        rule = MIXING.get(self.mixing)
+        alpha = self.alphas.get(self.edge) if self.alphas is not None else None
+        per_group: list[dict[str, float | torch.Tensor]] = []
+        for active in self.state.group_active(self.edge):
+            if len(active) == 1:
+                per_group.append({active[0]: 1.0})
+            else:
+                per_group.append(dict(zip(active, rule(alpha, st.candidates, active))) if active else {})
+        groups = len(per_group)
+        out: torch.Tensor | None = None
+        for name in st.candidates:
+            op = self.ops[name]
+            if is_zero_op(op) or not any(name in g for g in per_group):
+                continue
+            w = torch.stack([torch.as_tensor(g.get(name, 0.0), dtype=x.dtype, device=x.device) for g in per_group])
+            y = op(x)
+            y = (y.view(groups, -1, *y.shape[1:]) * w.view(groups, *[1] * y.dim())).view(y.shape)
             out = y if out is None else out + y
         return out
 

@@ -51,3 +51,31 @@ def softmax_fixed(alpha: torch.Tensor | None, candidates: Sequence[str], active:
     a = _need_alpha(alpha, "softmax-fixed")
     w = torch.softmax(a, dim=-1)[_active_index(candidates, active)]
     return list(w.unbind(-1))
+
+
+def dirichlet_concentration(alpha: torch.Tensor) -> torch.Tensor:
+    """DrNAS (Chen et al. 2021) concentration beta = ELU(alpha) + 1 > 0."""
+    return torch.nn.functional.elu(alpha) + 1.0
+
+
+@MIXING.register("dirichlet")
+def dirichlet_sample(alpha: torch.Tensor | None, candidates: Sequence[str], active: Sequence[str]) -> Weights:
+    """DrNAS: a fresh reparameterised sample of Dirichlet(ELU(alpha) + 1) over the active ops, every call.
+
+    Restricting a Dirichlet to a subset and renormalising gives Dirichlet(beta_subset), so sampling
+    over the active ops equals DrNAS's mask-and-renormalise of a full sample.
+    """
+    a = _need_alpha(alpha, "dirichlet")
+    beta = dirichlet_concentration(a[_active_index(candidates, active)])
+    w = torch.distributions.Dirichlet(beta).rsample()
+    return list(w.unbind(-1))
+
+
+@MIXING.register("dirichlet-mean")
+def dirichlet_mean(alpha: torch.Tensor | None, candidates: Sequence[str], active: Sequence[str]) -> Weights:
+    """Mean beta / sum(beta) of DrNAS's Dirichlet over all candidates, removed ops dropped without
+    renormalisation (deterministic evaluation of a DrNAS supernet, as softmax-fixed is for DARTS)."""
+    a = _need_alpha(alpha, "dirichlet-mean")
+    beta = dirichlet_concentration(a)
+    w = (beta / beta.sum(-1, keepdim=True))[_active_index(candidates, active)]
+    return list(w.unbind(-1))

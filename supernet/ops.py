@@ -1,6 +1,10 @@
 """Candidate operations shared by the cell spaces (NB201 naming; DARTS ops live in spaces/darts_ops)."""
 from __future__ import annotations
 
+import weakref
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,14 +25,58 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+class ReLUCache:
+    """Memo of ReLU outputs keyed by input identity, within one scope (e.g. one cell's forward).
+
+    Every ReLU-Conv-BN op on the edges leaving a node reads the same tensor: it is rectified
+    once. The ReLU modules are still called (hooks see every one), the result is exact, and
+    nothing outlives the scope.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[weakref.ref, torch.Tensor]] = {}
+        self._depth = 0
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._memo.clear()
+
+    def relu(self, x: torch.Tensor) -> torch.Tensor:
+        if self._depth == 0:
+            return torch.relu(x)
+        hit = self._memo.get(id(x))
+        if hit is not None and hit[0]() is x:
+            return hit[1]
+        y = torch.relu(x)
+        self._memo[id(x)] = (weakref.ref(x), y)
+        return y
+
+
+class CachedReLU(nn.ReLU):
+    """An nn.ReLU (so proxies find it) whose output comes from a shared ReLUCache."""
+
+    def __init__(self, cache: ReLUCache) -> None:
+        super().__init__(inplace=False)
+        self.__dict__["cache"] = cache  # plain attribute: shared, not a submodule
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cache.relu(x)
+
+
 class ReLUConvBN(nn.Module):
     """ReLU -> Conv -> BN, the NB201 'nor_conv' op and residual-block unit."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-                 affine: bool = True) -> None:
+                 affine: bool = True, relu_cache: ReLUCache | None = None) -> None:
         super().__init__()
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
+            nn.ReLU(inplace=False) if relu_cache is None else CachedReLU(relu_cache),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )
@@ -63,19 +111,19 @@ class AvgPool3x3(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ones, inv_count = self._kernels(x)
-        return F.conv2d(x, ones, stride=self.stride, padding=1, groups=x.shape[1]) * inv_count
+        return F.conv2d(x, ones, stride=self.stride, padding=1, groups=x.shape[1]).mul_(inv_count)
 
 
-def nb201_op(name: str, channels: int, affine: bool) -> nn.Module:
+def nb201_op(name: str, channels: int, affine: bool, relu_cache: ReLUCache | None = None) -> nn.Module:
     """Build one NB201 candidate op on `channels` channels (cells never change shape)."""
     if name == "none":
         return Zero()
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1, 1, 0, affine=affine)
+        return ReLUConvBN(channels, channels, 1, 1, 0, affine=affine, relu_cache=relu_cache)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3, 1, 1, affine=affine)
+        return ReLUConvBN(channels, channels, 3, 1, 1, affine=affine, relu_cache=relu_cache)
     if name == "avg_pool_3x3":
         return AvgPool3x3()
     raise ValueError(f"unknown NB201 op {name!r}")

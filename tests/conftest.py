@@ -20,3 +20,11 @@ def shared_data_dir() -> Path:
     if not (d / "cifar10-subset").is_dir():
         pytest.skip(f"shared data not found at {d} (set OPSCORE_DATA)")
     return d
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tiny test networks gain nothing from threads; one thread keeps the suite fast on a busy machine."""
+    import torch
+    torch.set_num_threads(1)
+    yield

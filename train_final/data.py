@@ -138,3 +138,18 @@ def num_classes_of(ds: Dataset) -> int:
     if classes is None:
         raise DataError("data set does not expose its classes")
     return len(classes)
+
+
+def holdout_split(n: int, val: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded (train, validation) indices of n training images; `val` is a fraction (< 1) or a count.
+
+    The validation part is carved from the training set for model selection, so that no choice is
+    ever made on the test set.
+    """
+    if val < 0 or (val >= 1 and val != int(val)):
+        raise DataError(f"validation split must be a fraction in (0, 1) or a whole number of images, got {val}")
+    count = int(round(val * n)) if val < 1 else int(val)
+    if not 0 < count < n:
+        raise DataError(f"validation split {val} leaves {n - count} of {n} training images; choose a smaller split")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(perm[count:]), sorted(perm[:count])

@@ -56,5 +56,12 @@ class OperationScorer(ABC):
         """Raw score of the supernet with the whole `edge` removed (topology phase)."""
         raise NotImplementedError(f"scorer {self.name!r} cannot score topology")
 
+    def after_decision(self, edge: str, op: str) -> None:
+        """Called once `op` is committed on `edge` (darts-pt fine-tunes the supernet here); no-op by default."""
+
+
+class ScorerSetupError(ValueError):
+    """A scorer that cannot work with what it was given (e.g. a training-based scorer without --supernet)."""
+
 
 SCORERS: Registry[type[OperationScorer]] = Registry("scorer")

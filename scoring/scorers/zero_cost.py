@@ -25,6 +25,26 @@ class _ProxyScorer(OperationScorer):
             finally:
                 self._evaluate = None
 
+    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
+        """The edited active set of `edge` this scorer evaluates for `op` (for batched evaluation)."""
+        raise NotImplementedError
+
+    def batched(self) -> bool:
+        """Whether all ops of an edge are scored in one grouped forward (option 'batched')."""
+        return bool(self.ctx.options.get("batched")) and getattr(self.ctx.proxy, "supports_groups", False)
+
+    def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
+        """Raw scores of every active op of `edge`; one grouped forward when batched."""
+        if not self.batched():
+            return super().score_edge(edge, batch)
+        if self._evaluate is None:
+            raise RuntimeError("score inside `with scorer.session():`")
+        ops = self.ctx.state.active(edge)
+        with self.ctx.state.grouped([self.variant(edge, o) for o in ops]) as groups:
+            scores = self._evaluate(*batch, groups=groups)
+        self.evaluations += groups
+        return dict(zip(ops, scores))
+
     def _run(self, batch: Batch) -> float:
         if self._evaluate is None:
             raise RuntimeError("score inside `with scorer.session():`")
@@ -47,6 +67,9 @@ class ZeroCostPT(_ProxyScorer):
         with self.ctx.state.perturb(edge, op):
             return self._run(batch)
 
+    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
+        return {edge: self.ctx.state.perturbed_active(edge, op)}
+
 
 @SCORERS.register("disc-zc")
 class DiscreteZeroCost(_ProxyScorer):
@@ -58,3 +81,6 @@ class DiscreteZeroCost(_ProxyScorer):
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
         with self.ctx.state.discretize(edge, op):
             return self._run(batch)
+
+    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
+        return {edge: (op,)}

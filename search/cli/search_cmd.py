@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Search an architecture; settings from --config YAML, then flags.")
     p.add_argument("--config", help="YAML file of settings (see configs/)")
     p.add_argument("--space", help="search space (opscore list)")
-    p.add_argument("--scorer", help="operation scorer: zc-pt, disc-zc, ...")
+    p.add_argument("--scorer", help="operation scorer: zc-pt, disc-zc, darts-alpha, darts-pt, disc-acc, ...")
     p.add_argument("--proxy", help="zero-cost proxy: nwot, ...")
     p.add_argument("--order", help="edge order: fixed, random, ...")
     p.add_argument("-N", "--iterations", type=int, help="proposal iterations N")
@@ -32,7 +32,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cells", type=int, help="supernet depth (cells per stage for nb201)")
     p.add_argument("--val-channels", type=int, help="validation network width")
     p.add_argument("--val-cells", type=int, help="validation network depth")
-    p.add_argument("--supernet", help="trained supernet checkpoint (training-based scorers)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory layout (default: on; faster convolutions on CPU and GPU)")
+    p.add_argument("--include-none", action=argparse.BooleanOptionalAction, default=None,
+                   help="darts: make 'none' a candidate op (default: excluded, as in DARTS-PT)")
+    p.add_argument("--batched", action=argparse.BooleanOptionalAction, default=None,
+                   help="score all ops of an edge in one grouped forward (default: on with CUDA)")
+    p.add_argument("--supernet", help="trained supernet checkpoint RUN_DIR/supernet.pt (opscore train-supernet)")
+    p.add_argument("--tune-epochs", type=float, help="darts-pt/disc-acc: fine-tuning epochs after each decision (5)")
+    p.add_argument("--tune-lr", type=float, help="darts-pt/disc-acc: fine-tuning learning rate (0.0025)")
+    p.add_argument("--fix-alpha", action=argparse.BooleanOptionalAction, default=None,
+                   help="darts-pt/disc-acc: keep the alphas fixed while fine-tuning (DARTS-PT fix-alpha)")
+    p.add_argument("--disc-tune-epochs", type=float, help="disc-acc: fine-tune each discretized supernet first (0)")
+    p.add_argument("--accuracy-batches", type=int,
+                   help="darts-pt/disc-acc: validation minibatches for accuracy (default: the whole held-out half)")
     p.add_argument("--out", help="run directory (default: runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -39,6 +39,7 @@ class SearchSpace(ABC):
     """A search space; one subclass per module in `supernet.spaces`, registered by name."""
 
     name: str = ""
+    options: ClassVar[tuple[str, ...]] = ()  # keyword settings the constructor takes (get_space(name, **options))
 
     @abstractmethod
     def candidates(self) -> dict[str, tuple[str, ...]]:

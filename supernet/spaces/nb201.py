@@ -10,7 +10,7 @@ from torch import nn
 
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp, sum_inputs
-from ..ops import ResNetBasicBlock, nb201_op
+from ..ops import ReLUCache, ResNetBasicBlock, nb201_op
 from .base import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
@@ -60,27 +60,29 @@ def parse_arch_str(text: str) -> NB201Genotype:
     return NB201Genotype(tuple(ops))
 
 
-class _SearchCell(nn.Module):
-    """Cell of mixed ops; node i = sum over j<i of mixed_op(i<-j)(node j); output node 3."""
+class _Cell(nn.Module):
+    """Cell; node i = sum over j<i of edge(i<-j)(node j); output node 3. ReLUs of one node are shared."""
 
-    def __init__(self, make_edge: Callable[[str], nn.Module]) -> None:
+    def __init__(self, make_edge: Callable[[str, ReLUCache], nn.Module]) -> None:
         super().__init__()
-        self.edges = nn.ModuleDict({e.replace("<-", "_"): make_edge(e) for e in NB201_EDGES})
+        self.relu_cache = ReLUCache()
+        self.edges = nn.ModuleDict({e.replace("<-", "_"): make_edge(e, self.relu_cache) for e in NB201_EDGES})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
-        for i in range(1, 4):
-            parts = [self.edges[f"{i}_{j}"](nodes[j]) for j in range(i)]
-            nodes.append(sum_inputs(parts, x))
+        with self.relu_cache.scope():
+            for i in range(1, 4):
+                parts = [self.edges[f"{i}_{j}"](nodes[j]) for j in range(i)]
+                nodes.append(sum_inputs(parts, x))
         return nodes[3]
 
 
 class _FixedEdge(nn.Module):
     """A stand-alone edge: one op, or nothing for 'none'."""
 
-    def __init__(self, op: str, channels: int) -> None:
+    def __init__(self, op: str, channels: int, relu_cache: ReLUCache) -> None:
         super().__init__()
-        self.op = None if op == "none" else nb201_op(op, channels, affine=True)
+        self.op = None if op == "none" else nb201_op(op, channels, affine=True, relu_cache=relu_cache)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | None:
         return None if self.op is None else self.op(x)
@@ -126,8 +128,9 @@ class NB201Space(SearchSpace):
         alphas: Mapping[str, torch.Tensor] | None = state.alphas
 
         def make_cell(c: int) -> nn.Module:
-            return _SearchCell(lambda e: MixedOp(
-                e, {o: nb201_op(o, c, affine=False) for o in state.candidates(e)}, state, cfg.mixing, alphas))
+            return _Cell(lambda e, cache: MixedOp(
+                e, {o: nb201_op(o, c, affine=False, relu_cache=cache) for o in state.candidates(e)}, state,
+                cfg.mixing, alphas))
 
         return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes)
 
@@ -141,7 +144,7 @@ class NB201Space(SearchSpace):
         ops = dict(zip(NB201_EDGES, genotype.ops))
 
         def make_cell(c: int) -> nn.Module:
-            return _SearchCell(lambda e: _FixedEdge(ops[e], c))
+            return _Cell(lambda e, cache: _FixedEdge(ops[e], c, cache))
 
         return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes)
 

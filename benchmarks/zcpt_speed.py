@@ -1,0 +1,153 @@
+"""Zero-Cost-PT speed on the current device: bare supernet forward, one nwot evaluation of a perturbed
+supernet, one full proposal iteration, the validation stage per candidate, achieved GFLOP/s against
+the device's matmul GFLOP/s, and peak memory. Medians of several runs after warm-up.
+
+    python benchmarks/zcpt_speed.py --space nb201 --batch-size 64
+    python benchmarks/zcpt_speed.py --space darts --batch-size 64 --repeats 3
+    python benchmarks/zcpt_speed.py --space nb201 --batch-size 256 --repeats 1   # memory at batch 256
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from scoring.proxies import get_proxy
+from scoring.proxies.base import preserved
+from search.batches import BatchStream
+from search.config import SearchConfig
+from search.zcpt import DecisionLog, build_scoring, propose, resolve_device, validation_scores
+from supernet.spaces import get_space
+from supernet.spaces.base import NetConfig
+from train_final.data import DataSpec, build_dataset
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:
+    """Median wall time of `fn` over `repeats` runs after `warmup` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def matmul_gflops(device: torch.device, n: int = 2048) -> float:
+    """The device's float32 matmul throughput (what 'peak' means here)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    t = median_time(lambda: a @ b, 5, 2, device)
+    return 2 * n**3 / t / 1e9
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    """Peak memory of this process: CUDA allocator peak, or the CPU resident-set peak."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--space", default="nb201")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--validation-batches", type=int, default=100, help="V for the per-candidate validation time")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--data-root", help="image folder (default: synthetic images)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    device = resolve_device(args.device)
+    cfg = SearchConfig(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
+                       channels_last=args.channels_last, dataset="imagefolder" if args.data_root else "synthetic",
+                       data_root=args.data_root)
+    space = get_space(args.space)
+    dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512)),
+                            "train")
+    state, supernet, scorer, proxy = build_scoring(cfg, space, device, 10)
+    stream = BatchStream(dataset, args.batch_size, args.seed, device, args.channels_last)
+    x, y = stream.next()
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads), space {args.space}, batch {args.batch_size}, "
+          f"channels_last={args.channels_last}, torch {torch.__version__}")
+
+    with preserved(supernet, "batch"), torch.no_grad():
+        with FlopCounterMode(display=False) as fc:
+            supernet(x)
+        flops = fc.get_total_flops()
+        t_fwd = median_time(lambda: supernet(x), args.repeats, args.warmup, device)
+
+    edge = state.edge_ids()[0]
+    op = state.active(edge)[-1]
+    with proxy.session(supernet) as ev:
+        def one_eval() -> float:
+            with state.perturb(edge, op):
+                return ev(x, y)
+        t_eval = median_time(one_eval, args.repeats, args.warmup, device)
+
+    a0 = state.snapshot()
+    log = DecisionLog()
+    counter = iter(range(10**6))
+    evals = []
+
+    def one_iteration() -> None:
+        i = next(counter)
+        s = BatchStream(dataset, args.batch_size, args.seed + i, device, args.channels_last)
+        p = propose(space, scorer, state, a0, "random", s, args.seed, i, log)
+        evals.append(p.evaluations + p.topology_evaluations)
+
+    with scorer.session():
+        t_iter = median_time(one_iteration, max(1, args.repeats // 2), 1, device)
+    n_eval = evals[-1]
+
+    genotype = space.format_genotype(space.genotype_from_state(_decide_all(state, space))) 
+    state.restore(a0)
+    base = space.default_net_config("validation")
+    batches = [stream.next() for _ in range(min(args.validation_batches, 10))]
+    t_val10 = median_time(lambda: validation_scores(space, [genotype], proxy, batches,
+                                                    NetConfig(base.channels, base.cells, 10), args.seed, device,
+                                                    channels_last=args.channels_last), 1, 1, device)
+    t_val = t_val10 / len(batches) * args.validation_batches
+
+    peak = matmul_gflops(device)
+    rows = [
+        ("bare supernet forward (no autograd)", f"{t_fwd:.3f} s", f"{flops / t_fwd / 1e9:.1f} GFLOP/s "
+                                                                 f"({flops / 1e9:.1f} GFLOP per forward)"),
+        ("nwot evaluation of a perturbed supernet", f"{t_eval:.3f} s", f"{t_eval / t_fwd:.2f}x a bare forward"),
+        (f"proposal iteration ({n_eval} evaluations)", f"{t_iter:.2f} s",
+         f"{t_iter / (n_eval * t_fwd):.2f}x {n_eval} bare forwards"),
+        (f"validation per candidate (V={args.validation_batches})", f"{t_val:.2f} s",
+         f"extrapolated from {len(batches)} batches"),
+        ("device matmul throughput", f"{peak:.1f} GFLOP/s", f"forward achieves {100 * flops / t_fwd / 1e9 / peak:.0f}%"),
+        ("peak memory (process)", f"{peak_memory_gb(device):.2f} GB", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>14}  {note}")
+
+
+def _decide_all(state, space):
+    """Decide every undecided edge with its first active op (a valid genotype to time validation)."""
+    for e in state.undecided():
+        state.decide(e, state.active(e)[-1])
+    for g in space.topology_groups():
+        for e in g.edges[g.keep:]:
+            state.set_active(e, [])
+    return state
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""tenas: TE-NAS (Chen et al. 2021), trainability (NTK condition number) and expressivity (linear regions).
+
+* kappa = lambda_max / lambda_min of the empirical NTK Theta = J J^T on the batch, with J_n the gradient
+  of the sum of image n's outputs w.r.t. the conv/linear weights (eigenvalues by torch.linalg.eigvalsh).
+  A small kappa trains well (the paper minimises it). A rank-deficient NTK (lambda_min <= N * eps *
+  lambda_max, eps of the gradients' dtype: the usual numerical-rank tolerance; e.g. identical images)
+  gives kappa = +inf.
+* R = the number of linear regions: distinct activation patterns (the sign of every ReLU unit's input)
+  among `lr_points` inputs. Random images, and even points spread along the whole segment between two
+  images, land each in its own region of an NB201-sized network (R saturates at the number of points),
+  so, as Hanin & Rolnick (2019) count regions along 1-D trajectories, the inputs are `lr_points` (64)
+  evenly spaced points on a short segment from the batch's first image x0 towards its second x1,
+  x0 + t (x1 - x0) for t in [0, lr_length] (lr_length = 1e-4, chosen on NB201 C=16 networks, where 1e-3
+  already saturates 64 points for most conv cells) [D]; R then measures how densely the
+  network's region boundaries cut the input space near the data. The segment is evaluated with the BN
+  statistics of the data batch (see `_FrozenBatchStats`). Identical images give R = 1.
+
+Combination. The paper ranks candidates by kappa (ascending) and by R (descending) and keeps the best
+sum of ranks; `rank_combine` does exactly that over a set (used by `opscore proxies`). A rank needs a
+set, so the single-network score, the one `--proxy tenas` evaluates, is
+    tenas = ln R - ln kappa,
+higher is better, monotone in both components (ln kappa = +inf gives -inf). `measure_session` exposes
+the two components.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import rankdata
+from torch import nn
+
+from .base import PROXIES, Evaluator, Proxy, _BN_TYPES, preserved
+from .common import logits_of, only_these_require_grad, scored_weights
+
+
+@dataclass(frozen=True)
+class TenasMeasure:
+    """The two TE-NAS components of one network on one batch."""
+
+    ntk_cond: float
+    regions: float
+
+    @property
+    def score(self) -> float:
+        """ln R - ln kappa (the single-network form; see the module doc)."""
+        if math.isnan(self.ntk_cond):
+            return math.nan
+        return math.log(self.regions) - math.log(self.ntk_cond)
+
+
+def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequence[torch.Tensor]) -> float:
+    """lambda_max / lambda_min of J J^T (J_n = d sum(f(x_n)) / d W); +inf when J J^T is rank-deficient."""
+    with torch.enable_grad():
+        out = logits_of(model(inputs))
+        n = out.shape[0]
+        if not weights or not out.requires_grad:
+            return math.inf
+        picks = torch.zeros((n, *out.shape), dtype=out.dtype, device=out.device)
+        picks[torch.arange(n), torch.arange(n)] = 1.0  # row n of the batch, all its outputs
+        grads = torch.autograd.grad(out, list(weights), grad_outputs=picks, is_grads_batched=True,
+                                    allow_unused=True)
+    used = [g.reshape(n, -1) for g in grads if g is not None]
+    if not used:
+        return math.inf
+    tol = n * torch.finfo(used[0].dtype).eps  # numerical-rank tolerance of the gradients' precision
+    jac = torch.cat(used, dim=1).double()
+    if not bool(torch.isfinite(jac).all()):
+        return math.nan
+    lam = torch.linalg.eigvalsh(jac @ jac.T)
+    lo, hi = float(lam[0]), float(lam[-1])
+    return math.inf if hi <= 0.0 or lo <= hi * tol else hi / lo
+
+
+class _PatternCounter:
+    """Forward pre-hook on ReLUs: refines a per-sample pattern id with every unit's sign."""
+
+    def __init__(self) -> None:
+        self.ids: torch.Tensor | None = None
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        codes = (args[0].detach() > 0).reshape(args[0].shape[0], -1).to(torch.uint8)
+        _, layer_ids = torch.unique(codes, dim=0, return_inverse=True)
+        if self.ids is None:
+            self.ids = layer_ids
+        else:
+            _, self.ids = torch.unique(torch.stack([self.ids, layer_ids], 1), dim=0, return_inverse=True)
+
+
+class _FrozenBatchStats:
+    """BN hooks: record the batch statistics of the data batch, then replay them on the segment.
+
+    Points on a short segment are nearly identical; normalising them by their own batch statistics would
+    blow the segment up to unit variance. The segment is therefore evaluated by the network the data
+    batch defines: each BN call normalises with the statistics it had on the data batch.
+    """
+
+    def __init__(self) -> None:
+        self.stats: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        self.mode = "off"
+        self.call = 0
+
+    def pre(self, module: nn.Module, args: tuple) -> None:
+        """Record mode: keep the batch statistics this BN call normalises with (None: running ones)."""
+        if self.mode != "record":
+            return
+        x = args[0].detach()
+        if module.training or module.running_var is None:  # type: ignore[union-attr]
+            dims = [d for d in range(x.dim()) if d != 1]
+            self.stats.append((x.mean(dims), x.var(dims, unbiased=False)))
+        else:
+            self.stats.append(None)
+
+    def post(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        """Replay mode: the BN output recomputed with the recorded statistics of the same call."""
+        if self.mode != "replay":
+            return None
+        if self.call >= len(self.stats):
+            raise RuntimeError("the segment forward called BN more often than the data-batch forward")
+        saved = self.stats[self.call]
+        self.call += 1
+        if saved is None:
+            return None
+        return F.batch_norm(args[0], saved[0], saved[1], module.weight, module.bias,  # type: ignore[arg-type]
+                            False, 0.0, module.eps)  # type: ignore[arg-type]
+
+
+def segment(inputs: torch.Tensor, points: int, length: float) -> torch.Tensor:
+    """`points` evenly spaced inputs from the first image x0 to x0 + length * (x1 - x0)."""
+    if inputs.shape[0] < 2:
+        raise ValueError("tenas needs a batch of at least 2 images")
+    t = torch.linspace(0.0, length, points, dtype=inputs.dtype, device=inputs.device)
+    t = t.reshape(-1, *([1] * (inputs.dim() - 1)))
+    return inputs[:1] + t * (inputs[1:2] - inputs[:1])
+
+
+def rank_combine(measures: Sequence[TenasMeasure]) -> list[float]:
+    """TE-NAS's combination over a set: rank(kappa ascending) + rank(R descending), negated so that
+    higher is better (ties get average ranks; NaN kappa ranks worst)."""
+    kappa = np.array([m.ntk_cond for m in measures], dtype=float)
+    kappa = np.where(np.isnan(kappa), np.inf, kappa)
+    regions = np.array([m.regions for m in measures], dtype=float)
+    return [-float(v) for v in rankdata(kappa) + rankdata(-regions)]
+
+
+@PROXIES.register("tenas")
+class Tenas(Proxy):
+    """TE-NAS: ln R - ln kappa on one network; components via `measure_session`; no labels."""
+
+    name = "tenas"
+
+    def __init__(self, bn_mode: str = "batch", lr_points: int = 64, lr_length: float = 1e-4) -> None:
+        super().__init__(bn_mode)
+        if lr_points < 2:
+            raise ValueError(f"tenas needs at least 2 linear-region points, got {lr_points}")
+        if not 0.0 < lr_length <= 1.0:
+            raise ValueError(f"tenas lr_length must be in (0, 1], got {lr_length}")
+        self.lr_points, self.lr_length = lr_points, lr_length
+
+    @contextmanager
+    def _measurer(self, model: nn.Module) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
+        counter, frozen = _PatternCounter(), _FrozenBatchStats()
+        weights = scored_weights(model)
+        only_these_require_grad(model, weights)
+        relus = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+        bns = [m for m in model.modules() if isinstance(m, _BN_TYPES)]
+        handles = [m.register_forward_pre_hook(frozen.pre) for m in bns]
+        handles += [m.register_forward_hook(frozen.post) for m in bns]
+
+        def measure(inputs: torch.Tensor) -> TenasMeasure:
+            frozen.stats, frozen.call, frozen.mode = [], 0, "record"
+            try:
+                kappa = ntk_condition_number(model, inputs, weights)
+                frozen.mode, counter.ids = "replay", None
+                relu_hooks = [m.register_forward_pre_hook(counter) for m in relus]
+                try:
+                    with torch.no_grad():
+                        model(segment(inputs, self.lr_points, self.lr_length))
+                finally:
+                    for h in relu_hooks:
+                        h.remove()
+            finally:
+                frozen.stats, frozen.mode = [], "off"
+            regions = 1 if counter.ids is None else int(counter.ids.max()) + 1
+            counter.ids = None
+            return TenasMeasure(kappa, regions)
+
+        try:
+            yield measure
+        finally:
+            for h in handles:
+                h.remove()
+
+    @contextmanager
+    def measure_session(self, model: nn.Module) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
+        """Like `session`, but the callable returns both components (kappa, R)."""
+        with preserved(model, self.bn_mode), self._measurer(model) as measure:
+            yield measure
+
+    @contextmanager
+    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+        with self._measurer(model) as measure:
+            def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
+                return measure(inputs).score
+
+            yield evaluate

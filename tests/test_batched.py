@@ -1,0 +1,77 @@
+"""Batched perturbations (one grouped forward per edge) agree with one forward per perturbation."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scoring.proxies import get_proxy
+from scoring.proxies.grouping import grouped_batch_norm
+from scoring.scorers import SCORERS, ScoringContext
+from supernet.arch_state import ArchStateError
+from supernet.spaces import get_space
+from supernet.spaces.base import NetConfig
+
+SPACE = get_space("nb201")
+
+
+def tiny_supernet(channels_last: bool = False):
+    torch.manual_seed(0)
+    st = SPACE.new_state()
+    net = SPACE.build_supernet(st, NetConfig(channels=4, cells=1, num_classes=10))
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return st, net
+
+
+@pytest.mark.parametrize("scorer", ["zc-pt", "disc-zc"])
+@pytest.mark.parametrize("bn_mode", ["batch", "eval"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_grouped_scores_equal_sequential(scorer, bn_mode, channels_last):
+    st, net = tiny_supernet(channels_last)
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.zeros(8, dtype=torch.long)
+    st.remove("3<-0", "avg_pool_3x3")  # an edge with fewer ops, mid-search
+    st.decide("2<-1", "nor_conv_1x1")
+    out = {}
+    for batched in (False, True):
+        sc = SCORERS.get(scorer)(ScoringContext(SPACE, net, st, get_proxy("nwot", bn_mode=bn_mode),
+                                                {"batched": batched}))
+        with sc.session():
+            out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("1<-0", "3<-0")}
+        assert sc.evaluations == 5 + 4
+    for e in out[False]:
+        assert out[False][e].keys() == out[True][e].keys()
+        for o in out[False][e]:
+            assert out[True][e][o] == pytest.approx(out[False][e][o], rel=1e-9, abs=1e-9)
+    assert st.groups is None
+
+
+def test_grouped_batch_norm_is_per_group_batch_norm():
+    bn = nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+    x = torch.randn(3 * 4, 3, 5, 5)
+    ref = torch.cat([F.batch_norm(g, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+                     for g in x.split(4)])
+    buffers = {k: v.clone() for k, v in bn.state_dict().items()}
+    with grouped_batch_norm(bn, 3):
+        got = bn(x)
+    assert torch.allclose(got, ref, atol=1e-5)
+    assert "forward" not in bn.__dict__
+    assert all(torch.equal(buffers[k], v) for k, v in bn.state_dict().items())
+
+
+def test_grouped_variants_are_checked_and_do_not_nest():
+    st, _ = tiny_supernet()
+    st.remove("1<-0", "none")
+    with pytest.raises(ArchStateError):
+        with st.grouped([{"1<-0": ("none",)}]):
+            pass
+    with st.grouped([{"1<-0": ("skip_connect",)}]):
+        with pytest.raises(ArchStateError):
+            with st.grouped([{}]):
+                pass
+    assert st.groups is None

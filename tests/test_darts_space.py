@@ -1,0 +1,237 @@
+"""DARTS space: candidates, subspaces S1-S4, ops, the search supernet and the stand-alone networks."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from supernet.mixed_op import MixedOp
+from supernet.ops import AvgPool3x3
+from supernet.registry import UnknownNameError
+from supernet.spaces import get_space
+from supernet.spaces.base import NetConfig
+from supernet.spaces.darts import DARTS_V2, DartsGenotype, NetworkCIFAR, NetworkImageNet
+from supernet.spaces.darts_networks import GenotypeCell
+from supernet.spaces.darts_ops import FactorizedReduce, MaxPool3x3, NoiseOp
+
+SEVEN = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
+         "dil_conv_5x5")
+DARTS_EDGE_ORDER = [(2, 0), (2, 1), (3, 0), (3, 1), (3, 2), (4, 0), (4, 1), (4, 2), (4, 3),
+                    (5, 0), (5, 1), (5, 2), (5, 3), (5, 4)]
+ABBREV = {"skip": "skip_connect", "max": "max_pool_3x3", "avg": "avg_pool_3x3", "sep3": "sep_conv_3x3",
+          "dil3": "dil_conv_3x3", "dil5": "dil_conv_5x5"}
+# RobustDARTS S1, transcribed from DESIGN.md ("Facts the spaces must match")
+S1_TEXT = {
+    "normal": "skip/dil3, skip/dil5, skip/dil5, skip/sep3, skip/dil3, max/skip, skip/sep3, skip/sep3, skip/dil3, "
+              "skip/sep3, max/skip, skip/dil3, dil3/dil5, dil3/dil5",
+    "reduce": "max/avg, max/dil3, max/avg, max/avg, skip/dil5, max/avg, max/sep3, skip/dil3, skip/dil5, max/avg, "
+              "max/avg, skip/dil5, skip/dil5, skip/dil5",
+}
+
+
+def listed_ops(space: str) -> dict[str, set[str]]:
+    """Edge -> op set as DESIGN.md lists it for each subspace."""
+    out = {}
+    for ct in ("normal", "reduce"):
+        pairs = [p.strip() for p in S1_TEXT[ct].split(",")]
+        for (i, j), pair in zip(DARTS_EDGE_ORDER, pairs):
+            ops = {"darts-s1": {ABBREV[a] for a in pair.split("/")},
+                   "darts-s2": {"skip_connect", "sep_conv_3x3"},
+                   "darts-s3": {"none", "skip_connect", "sep_conv_3x3"},
+                   "darts-s4": {"noise", "sep_conv_3x3"}}[space]
+            out[f"{ct}:{i}<-{j}"] = ops
+    return out
+
+
+def test_darts_candidates_and_edge_order():
+    cand = get_space("darts").candidates()
+    assert list(cand) == [f"{ct}:{i}<-{j}" for i, j in DARTS_EDGE_ORDER for ct in ("normal", "reduce")]
+    assert all(ops == SEVEN for ops in cand.values())
+    with_none = get_space("darts", include_none=True).candidates()
+    assert all(ops == ("none",) + SEVEN for ops in with_none.values())
+
+
+def test_space_options_are_checked():
+    with pytest.raises(UnknownNameError, match="space 'nb201' has no option include_none; its options: none"):
+        get_space("nb201", include_none=True)
+    with pytest.raises(UnknownNameError, match="darts-s1"):
+        get_space("darts-s1", include_none=True)
+    with pytest.raises(UnknownNameError, match="its options: include_none"):
+        get_space("darts", channels=3)
+
+
+@pytest.mark.parametrize("name", ["darts-s1", "darts-s2", "darts-s3", "darts-s4"])
+def test_subspace_supernets_hold_exactly_the_listed_ops(name):
+    space = get_space(name)
+    expected = listed_ops(name)
+    assert {e: set(ops) for e, ops in space.candidates().items()} == expected
+    state = space.new_state()
+    net = space.build_supernet(state, NetConfig(channels=2, cells=4, num_classes=3))
+    mixed = [m for m in net.modules() if isinstance(m, MixedOp)]
+    assert len(mixed) == 4 * 14
+    for m in mixed:
+        assert set(m.ops) == expected[m.edge]
+    types = [c.edges["2_0"].edge.split(":")[0] for c in net.cells]
+    assert types == ["normal", "reduce", "reduce", "normal"]  # reductions at 4//3 = 1 and 8//3 = 2
+
+
+def test_supernet_layout_and_shared_edges():
+    space = get_space("darts")
+    state = space.new_state()
+    net = space.build_supernet(state, NetConfig(channels=2, cells=5, num_classes=3)).eval()
+    types = ["reduce" if c.reduction else "normal" for c in net.cells]
+    assert types == ["normal", "reduce", "normal", "reduce", "normal"]  # 5//3 = 1, 10//3 = 3
+    calls = []
+    for cell in net.cells:
+        op = cell.edges["3_1"].ops["sep_conv_3x3"]
+        op.register_forward_hook(lambda m, i, o, t=("reduce" if cell.reduction else "normal"): calls.append(t))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (2, 3) and sorted(calls) == ["normal"] * 3 + ["reduce"] * 2
+        calls.clear()
+        with state.perturb("normal:3<-1", "sep_conv_3x3"):  # removed in every normal cell, never executed
+            y2 = net(x)
+        assert calls == ["reduce", "reduce"] and not torch.allclose(y, y2)
+        assert torch.equal(net(x), y)
+
+
+def test_reduction_node_with_every_input_off_is_zeros_of_the_reduced_shape():
+    space = get_space("darts-s3")
+    state = space.new_state()
+    net = space.build_supernet(state, NetConfig(channels=2, cells=3, num_classes=3)).eval()
+    for ct in ("normal", "reduce"):
+        for j in (0, 1):
+            state.decide(f"{ct}:2<-{j}", "none")
+    red = net.cells[1]  # inputs: the stem (3C = 6 channels) and cell 0 (4C = 8 channels)
+    out = red(torch.randn(2, 6, 9, 9), torch.randn(2, 8, 9, 9))
+    assert out.shape == (2, 4 * 4, 5, 5)
+    assert torch.count_nonzero(out[:, :4]) == 0  # node 2 has no live input
+    assert net(torch.randn(2, 3, 9, 9)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 9), (1, 1)])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fast_pools_equal_torch_pools(size, stride):
+    x = torch.randn(2, 3, *size)
+    assert torch.equal(MaxPool3x3(stride)(x), F.max_pool2d(x, 3, stride, 1))
+    ref = F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+    assert torch.allclose(AvgPool3x3(stride)(x), ref, atol=1e-6)
+
+
+def test_factorized_reduce_is_darts_on_even_sizes_and_ceil_on_odd():
+    torch.manual_seed(0)
+    fr = FactorizedReduce(4, 6, affine=False).eval()
+    x = torch.randn(2, 4, 8, 8)
+    r = torch.relu(x)
+    ref = F.batch_norm(torch.cat([fr.conv_1(r), fr.conv_2(r[:, :, 1:, 1:])], 1), fr.bn.running_mean,
+                       fr.bn.running_var, training=False)
+    assert torch.allclose(fr(x), ref, atol=1e-6)
+    assert fr(torch.randn(2, 4, 7, 5)).shape == (2, 6, 4, 3)
+    with pytest.raises(ValueError, match="even"):
+        FactorizedReduce(4, 5, affine=True)
+
+
+def test_noise_op_is_fresh_standard_gaussian_shaped_like_the_input():
+    x = torch.full((64, 8, 16, 16), 7.0)
+    a, b = NoiseOp(1)(x), NoiseOp(1)(x)
+    assert a.shape == x.shape and not torch.equal(a, b)
+    assert abs(float(a.mean())) < 0.02 and abs(float(a.std()) - 1.0) < 0.02
+    assert NoiseOp(2)(torch.zeros(2, 3, 7, 8)).shape == (2, 3, 4, 4)
+
+
+def n_params(net: nn.Module) -> int:
+    return sum(p.numel() for name, p in net.named_parameters() if "auxiliary" not in name)
+
+
+def test_darts_v2_parameter_count_at_c36_20_cells():
+    """DARTS paper: 3.3M parameters; its training log prints 3.349342 MB (auxiliary head excluded)."""
+    net = NetworkCIFAR(36, 10, 20, True, DARTS_V2)
+    assert abs(n_params(net) - 3.3e6) <= 0.1e6
+    assert n_params(net) == 3_349_342
+
+
+def test_network_cifar_outputs_and_auxiliary_head():
+    torch.manual_seed(0)
+    net = NetworkCIFAR(4, 5, 6, True, DARTS_V2)
+    x = torch.randn(2, 3, 32, 32)
+    net.train()
+    logits, aux = net(x)
+    assert logits.shape == (2, 5) and aux.shape == (2, 5)
+    net.eval()
+    assert net(x).shape == (2, 5)
+    plain = NetworkCIFAR(4, 5, 6, False, DARTS_V2).train()
+    assert isinstance(plain(x), torch.Tensor)
+    assert not any("auxiliary" in n for n, _ in plain.named_parameters())
+
+
+def test_drop_path_spares_identity_ops_and_only_acts_in_training():
+    skips = DartsGenotype([("skip_connect", 0), ("skip_connect", 1)] * 4, [2, 3, 4, 5],
+                          [("max_pool_3x3", 0)] * 8, [2, 3, 4, 5])
+    convs = DartsGenotype([("sep_conv_3x3", 0), ("sep_conv_3x3", 1)] * 4, [2, 3, 4, 5],
+                          [("max_pool_3x3", 0)] * 8, [2, 3, 4, 5])
+    s0, s1 = torch.randn(8, 4, 6, 6), torch.randn(8, 4, 6, 6)
+    for g, dropped in ((skips, False), (convs, True)):
+        torch.manual_seed(1)
+        cell = GenotypeCell(g, 4, 4, 4, reduction=False, reduction_prev=False).train()
+        ref = cell(s0, s1, 0.0)
+        torch.manual_seed(2)
+        out = cell(s0, s1, 0.5)
+        assert torch.allclose(out, ref, atol=1e-6) != dropped
+        cell.eval()
+        assert torch.equal(cell(s0, s1, 0.5), cell(s0, s1, 0.0))
+
+
+def test_build_network_picks_the_imagenet_network_for_large_inputs():
+    space = get_space("darts")
+    small = space.build_network(DARTS_V2, NetConfig(channels=4, cells=3, num_classes=7, input_size=32))
+    large = space.build_network(DARTS_V2, NetConfig(channels=8, cells=3, num_classes=7, input_size=224))
+    assert type(small) is NetworkCIFAR and type(large) is NetworkImageNet
+    assert large.eval()(torch.randn(1, 3, 96, 96)).shape == (1, 7)
+    default = space.build_network(DARTS_V2, NetConfig(num_classes=10))
+    assert len(default.cells) == 8 and default.stem[0].out_channels == 48  # C=16, 8 cells by default
+
+
+def test_imagenet_network_with_auxiliary_head_at_224():
+    net = NetworkImageNet(8, 11, 3, True, DARTS_V2).train()
+    logits, aux = net(torch.randn(2, 3, 224, 224))
+    assert logits.shape == (2, 11) and aux.shape == (2, 11)
+
+
+def test_genotype_from_state_needs_decisions_and_topology():
+    space = get_space("darts")
+    state = space.new_state()
+    with pytest.raises(ValueError, match="not decided"):
+        space.genotype_from_state(state)
+    for e in state.edge_ids():
+        state.decide(e, "sep_conv_5x5" if e.startswith("normal") else "avg_pool_3x3")
+    with pytest.raises(ValueError, match="node 3 keeps 3 input edges"):
+        space.genotype_from_state(state)
+    for g in space.topology_groups():
+        for e in g.edges[:-2]:  # keep the two latest inputs of every node
+            state.set_active(e, [])
+    g = space.genotype_from_state(state)
+    assert g.normal == [("sep_conv_5x5", 0), ("sep_conv_5x5", 1), ("sep_conv_5x5", 1), ("sep_conv_5x5", 2),
+                        ("sep_conv_5x5", 2), ("sep_conv_5x5", 3), ("sep_conv_5x5", 3), ("sep_conv_5x5", 4)]
+    assert {op for op, _ in g.reduce} == {"avg_pool_3x3"} and g.normal_concat == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("name", ["darts", "darts-s3"])
+def test_batched_scoring_equals_one_forward_per_perturbation(name):
+    from scoring.proxies import get_proxy
+    from scoring.scorers import SCORERS, ScoringContext
+    space = get_space(name)
+    torch.manual_seed(0)
+    state = space.new_state()
+    net = space.build_supernet(state, NetConfig(channels=2, cells=3, num_classes=10))
+    state.decide("normal:2<-0", state.candidates("normal:2<-0")[-1])
+    x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    y = torch.zeros(4, dtype=torch.long)
+    out = {}
+    for batched in (False, True):
+        sc = SCORERS.get("zc-pt")(ScoringContext(space, net, state, get_proxy("nwot"), {"batched": batched}))
+        with sc.session():
+            out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("normal:3<-1", "reduce:2<-0", "reduce:5<-4")}
+    for e, scores in out[False].items():
+        assert out[True][e] == pytest.approx(scores, rel=1e-9, abs=1e-9)

@@ -1,0 +1,356 @@
+"""A complete retraining run: recipe + genotype -> data, network, epochs -> run directory.
+
+Run directory (written by rank 0 only, every file atomically): recipe.yaml (the resolved recipe,
+genotype included), checkpoints/last.pt (every epoch: model, optimiser, schedule, scaler, RNG
+states of every process, epoch, metrics history), checkpoints/best.pt (with a validation split:
+the epoch of the best validation top-1), metrics.jsonl (one row per epoch), result.json,
+train.log and tb/ (TensorBoard scalars). `resume=True` continues from last.pt and reproduces the
+uninterrupted run exactly on the same machine and process count.
+
+Honest numbers: result.json's test_top1/test_top5 are those of the final epoch; the test set never
+selects anything. With `val_split`, an epoch is selected on the held-out part of the training set
+and its test accuracy is reported separately under `selection`.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from tqdm import tqdm
+
+from supernet.spaces.base import NetConfig
+
+from .checkpoint import derive_seed, load_checkpoint, rng_state, save_checkpoint, seed_all, set_rng_state
+from .data import DataSpec, build_dataset, holdout_split, num_classes_of
+from .distributed import DistEnv, ShardSampler, barrier, broadcast_buffers, distributed
+from .genotypes import LoadedGenotype, parse_in_space
+from .loop import StepSettings, evaluate, make_scaler, train_one_epoch
+from .metrics import count_flops, count_params
+from .recipe import Recipe, RecipeError, make_recipe, read_yaml_mapping
+from .rundir import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json
+from .schedules import build_optimizer, build_schedule
+
+log = logging.getLogger(__name__)
+
+_INIT_STREAM, _TRAIN_STREAM, _LOADER_STREAM = 0, 1, 2
+EpochHook = Callable[[int], None]
+
+
+@dataclass
+class RunPaths:
+    """The files of a run directory."""
+
+    root: Path
+
+    @property
+    def recipe(self) -> Path:
+        return self.root / "recipe.yaml"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "checkpoints" / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "checkpoints" / "best.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result.json"
+
+
+@dataclass
+class DataBundle:
+    """Training, optional validation (held out from training) and test sets."""
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset
+    num_classes: int
+
+
+def build_data(recipe: Recipe) -> DataBundle:
+    """The recipe's data; the validation split uses evaluation transforms on held-out training images."""
+    spec = DataSpec(recipe.dataset, recipe.data_root, recipe.download, synthetic_size=recipe.synthetic_size,
+                    image_size=recipe.image_size)
+    train = build_dataset(spec, "train", augment=recipe.augment, cutout=recipe.cutout, seed=recipe.seed)
+    test = build_dataset(spec, "test", augment=False, seed=recipe.seed)
+    num_classes = num_classes_of(train)
+    val: Dataset | None = None
+    if recipe.val_split:
+        plain = build_dataset(spec, "train", augment=False, seed=recipe.seed)
+        keep, held = holdout_split(len(train), recipe.val_split, recipe.seed)  # type: ignore[arg-type]
+        train, val = Subset(train, keep), Subset(plain, held)
+    return DataBundle(train, val, test, num_classes)
+
+
+def build_model(loaded: LoadedGenotype, recipe: Recipe, num_classes: int) -> nn.Module:
+    """The stand-alone network of the genotype at the recipe's size (space defaults for unset sizes)."""
+    space = loaded.space_obj()
+    base = space.default_net_config("train")
+    cfg = NetConfig(channels=recipe.channels or base.channels, cells=recipe.cells or base.cells,
+                    num_classes=num_classes, auxiliary=recipe.auxiliary_weight > 0, input_size=recipe.image_size)
+    model = space.build_network(loaded.genotype, cfg)
+    if recipe.drop_path > 0 and not hasattr(model, "drop_path_prob"):
+        raise RecipeError(f"the recipe sets drop_path {recipe.drop_path} but {loaded.space} networks have no "
+                          "drop-path; pass --drop-path 0 or use the space's own recipe")
+    if recipe.auxiliary_weight > 0 and not any("auxiliary" in n for n, _ in model.named_parameters()):
+        raise RecipeError(f"the recipe sets auxiliary_weight {recipe.auxiliary_weight} but {loaded.space} networks "
+                          "have no auxiliary head; pass --auxiliary-weight 0 or use the space's own recipe")
+    return model
+
+
+def check_run_dir(paths: RunPaths, recipe: Recipe, resume: bool) -> str:
+    """'fresh', 'resume' or 'done'; refuses to overwrite a run or to resume with other settings (read-only)."""
+    if not paths.recipe.is_file():
+        return "fresh"
+    if not resume:
+        raise RecipeError(f"run directory {paths.root} already holds a training run; pass --resume to continue "
+                          "it or choose another --out")
+    old = make_recipe(read_yaml_mapping(paths.recipe))
+    diff = recipe.differences(old)
+    if diff:
+        raise RecipeError(f"cannot resume {paths.root}: settings differ ({', '.join(diff)}); "
+                          "resume with the original settings or choose another --out")
+    return "done" if paths.result.is_file() else "resume"
+
+
+def gather_rng(env: DistEnv) -> list[dict[str, Any]]:
+    """Every process's RNG states, in rank order (only rank 0 keeps the list)."""
+    mine = rng_state()
+    if not env.active:
+        return [mine]
+    states: list[Any] = [None] * env.world
+    dist.all_gather_object(states, mine)
+    return states
+
+
+def train(recipe: Recipe, out: str | Path, resume: bool = False, progress: bool = True,
+          on_epoch_end: EpochHook | None = None, init_method: str = "env://") -> dict[str, Any]:
+    """Train `recipe.genotype` with `recipe` into the run directory `out`; returns result.json's content.
+
+    Under torchrun every process calls this; the process group is joined here (gloo on CPU, NCCL on
+    CUDA) and left at the end. `on_epoch_end(epoch)` runs after each epoch's checkpoint.
+    """
+    if recipe.space is None or recipe.genotype is None:
+        raise RecipeError("the recipe names no genotype; pass --genotype RUN_DIR|FILE|STRING")
+    loaded = parse_in_space(recipe.space, recipe.genotype)
+    paths = RunPaths(Path(out))
+    with distributed(recipe.device, init_method) as (env, device):
+        if recipe.batch_size % env.world:
+            raise RecipeError(f"batch size {recipe.batch_size} does not split over {env.world} processes; "
+                              f"choose a multiple of {env.world}")
+        status = check_run_dir(paths, recipe, resume)
+        if status == "done":
+            if env.main:
+                log.info("%s already finished; result.json unchanged", paths.root)
+            return read_json(paths.result)
+        return _Run(recipe, loaded, paths, env, device, progress, on_epoch_end).fit(status == "resume")
+
+
+class _Run:
+    """The state of one training run in one process."""
+
+    def __init__(self, recipe: Recipe, loaded: LoadedGenotype, paths: RunPaths, env: DistEnv,
+                 device: torch.device, progress: bool, on_epoch_end: EpochHook | None) -> None:
+        self.recipe, self.loaded, self.paths, self.env, self.device = recipe, loaded, paths, env, device
+        self.progress, self.on_epoch_end = progress and env.main, on_epoch_end
+        self.settings = StepSettings(device, recipe.amp, recipe.channels_last, recipe.auxiliary_weight,
+                                     recipe.label_smoothing, recipe.grad_clip)
+
+    # ------------------------------------------------------------------ setup
+    def _loaders(self, data: DataBundle) -> tuple[DataLoader, DistributedSampler, torch.Generator,
+                                                  DataLoader | None, DataLoader]:
+        r, env = self.recipe, self.env
+        per_rank = r.batch_size // env.world
+        sampler: DistributedSampler = DistributedSampler(data.train, num_replicas=env.world, rank=env.rank,
+                                                         shuffle=True, seed=r.seed, drop_last=False)
+        gen = torch.Generator()
+        pin = self.device.type == "cuda"
+        # a last batch of one image breaks BatchNorm in training: drop only that case
+        train = DataLoader(data.train, batch_size=per_rank, sampler=sampler, num_workers=r.workers, pin_memory=pin,
+                           drop_last=len(sampler) % per_rank == 1, generator=gen)
+        eval_bs = max(1, (r.eval_batch_size or r.batch_size) // env.world)
+
+        def shard(ds: Dataset) -> DataLoader:
+            return DataLoader(ds, batch_size=eval_bs, sampler=ShardSampler(len(ds), env),  # type: ignore[arg-type]
+                              num_workers=r.workers, pin_memory=pin)
+
+        return train, sampler, gen, (shard(data.val) if data.val is not None else None), shard(data.test)
+
+    def _log_file(self) -> logging.Handler | None:
+        if not self.env.main:
+            return None
+        handler = logging.FileHandler(self.paths.root / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        return handler
+
+    # -------------------------------------------------------------------- run
+    def fit(self, resume: bool) -> dict[str, Any]:
+        from torch.utils.tensorboard import SummaryWriter
+
+        t_start = time.perf_counter()
+        r, env, paths = self.recipe, self.env, self.paths
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = r.cudnn_benchmark
+        if r.download and env.active and not env.main:
+            barrier(env)  # rank 0 downloads first
+        data = build_data(r)
+        if r.download and env.active and env.main:
+            barrier(env)
+        seed_all(derive_seed(r.seed, _INIT_STREAM))  # the same initial weights in every process
+        model = build_model(self.loaded, r, data.num_classes).to(self.device)
+        if r.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        params = count_params(model)
+        flops = count_flops(model, r.image_size, self.device)
+        opt = build_optimizer(model, r)
+        sched = build_schedule(opt, r)
+        scaler = make_scaler(self.settings)
+        train_loader, sampler, gen, val_loader, test_loader = self._loaders(data)
+
+        start, history, before, best = 0, [], 0.0, None
+        ckpt = load_checkpoint(paths.last, self.device) if resume and paths.last.is_file() else None
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["schedule"])
+            scaler.load_state_dict(ckpt["scaler"])
+            start, history, before, best = ckpt["epoch"], ckpt["history"], ckpt["seconds"], ckpt["best"]
+            if len(ckpt["rng"]) == env.world:
+                set_rng_state(ckpt["rng"][env.rank])
+            else:
+                log.warning("checkpoint from %d processes resumed on %d: data augmentation streams are reseeded, "
+                            "so the continuation is not bit-identical", len(ckpt["rng"]), env.world)
+                seed_all(derive_seed(r.seed, _TRAIN_STREAM, env.rank, start))
+        else:
+            seed_all(derive_seed(r.seed, _TRAIN_STREAM, env.rank))
+
+        if env.main:
+            paths.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(paths.recipe, yaml.safe_dump(r.to_dict(), sort_keys=False))
+            atomic_write_jsonl(paths.metrics, history)
+        handler = self._log_file()
+        writer = None
+        if env.main:  # on resumption, events after the checkpointed epoch are discarded
+            writer = SummaryWriter(str(paths.root / "tb"), purge_step=start + 1 if ckpt is not None else None)
+        net: nn.Module = model
+        if env.active:
+            net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        try:
+            if env.main:
+                log.info("train %s (%s) recipe=%s epochs=%d batch=%d lr=%g params=%.3fM flops=%.1fM device=%s "
+                         "processes=%d amp=%s channels_last=%s%s", self.loaded.text, self.loaded.space, r.name,
+                         r.epochs, r.batch_size, r.effective_lr, params / 1e6, flops / 1e6, self.device, env.world,
+                         r.amp, r.channels_last, f" resumed at epoch {start}" if ckpt is not None else "")
+            for epoch in range(start, r.epochs):
+                row, best = self._epoch(epoch, model, net, opt, sched, scaler, train_loader, sampler, gen,
+                                        val_loader, test_loader, best)
+                row["seconds"] = before + time.perf_counter() - t_start
+                history.append(row)
+                rng = gather_rng(env)
+                if env.main:
+                    save_checkpoint(paths.last, {
+                        "model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
+                        "scaler": scaler.state_dict(), "rng": rng, "epoch": epoch + 1, "history": history,
+                        "seconds": row["seconds"], "best": best})
+                    atomic_write_jsonl(paths.metrics, history)
+                    self._report(writer, row)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(epoch + 1)
+            result = self._result(model, history, params, flops, best, test_loader)
+            result["seconds"] = before + time.perf_counter() - t_start
+            if env.main:
+                atomic_write_json(paths.result, result)
+                log.info("final epoch %d: test top-1 %.2f%% top-5 %.2f%%, %.0fs", r.epochs, result["test_top1"],
+                         result["test_top5"], result["seconds"])
+            return result
+        finally:
+            if writer is not None:
+                writer.close()
+            if handler is not None:
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+
+    def _epoch(self, epoch: int, model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
+               scaler: torch.amp.GradScaler, train_loader: DataLoader, sampler: DistributedSampler,
+               gen: torch.Generator, val_loader: DataLoader | None, test_loader: DataLoader,
+               best: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Train one epoch, then evaluate (validation for selection; test for reporting only)."""
+        r, env = self.recipe, self.env
+        sampler.set_epoch(epoch)
+        gen.manual_seed(derive_seed(r.seed, _LOADER_STREAM, env.rank, epoch))  # worker seeds
+        drop = r.drop_path * epoch / r.epochs  # linear ramp (DARTS): 0 in the first epoch
+        if hasattr(model, "drop_path_prob"):
+            model.drop_path_prob = drop
+        lr = opt.param_groups[0]["lr"]
+        t0 = time.perf_counter()
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{r.epochs}", disable=not self.progress, leave=False)
+        tr = train_one_epoch(net, bar, opt, scaler, self.settings, env)
+        seconds = time.perf_counter() - t0
+        sched.step()
+        broadcast_buffers(model, env)  # evaluate (and checkpoint) rank 0's BN statistics everywhere
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "drop_path": drop, "train_loss": tr["loss"],
+                               "train_top1": tr["top1"], "train_top5": tr["top5"],
+                               "train_images_per_second": tr["n"] / seconds if seconds > 0 else float("nan")}
+        if val_loader is not None:
+            v = evaluate(model, val_loader, self.settings, env)
+            row.update(val_loss=v["loss"], val_top1=v["top1"], val_top5=v["top5"])
+            if best is None or v["top1"] > best["val_top1"]:
+                best = {"epoch": epoch + 1, "val_top1": v["top1"]}
+                if env.main:
+                    save_checkpoint(self.paths.best, {"model": model.state_dict(), **best})
+        if (epoch + 1) % r.test_every == 0 or epoch + 1 == r.epochs:
+            t = evaluate(model, test_loader, self.settings, env)
+            row.update(test_loss=t["loss"], test_top1=t["top1"], test_top5=t["top5"])
+        return row, best
+
+    def _report(self, writer: Any, row: dict[str, Any]) -> None:
+        step = row["epoch"]
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)):
+                group, _, name = key.partition("_")
+                writer.add_scalar(f"{group}/{name}" if name else group, value, step)
+        writer.flush()
+        log.info("epoch %d/%d lr %.4g train loss %.4f top-1 %.2f%%%s%s", step, self.recipe.epochs, row["lr"],
+                 row["train_loss"], row["train_top1"],
+                 f" val top-1 {row['val_top1']:.2f}%" if "val_top1" in row else "",
+                 f" test top-1 {row['test_top1']:.2f}%" if "test_top1" in row else "")
+
+    def _result(self, model: nn.Module, history: list[dict[str, Any]], params: int, flops: int,
+                best: dict[str, Any] | None, test_loader: DataLoader) -> dict[str, Any]:
+        r, last = self.recipe, history[-1]
+        rates = [h["train_images_per_second"] for h in history]
+        result: dict[str, Any] = {
+            "space": self.loaded.space, "genotype": self.loaded.text,
+            "genotype_json": self.loaded.space_obj().genotype_to_json(self.loaded.genotype),
+            "recipe": r.name, "dataset": r.dataset, "epochs": r.epochs,
+            "test_top1": last["test_top1"], "test_top5": last["test_top5"], "test_loss": last["test_loss"],
+            "train_loss": last["train_loss"], "train_top1": last["train_top1"],
+            "params": params, "params_m": params / 1e6, "flops": flops, "macs": flops // 2,
+            "image_size": r.image_size, "batch_size": r.batch_size, "lr": r.effective_lr,
+            "processes": self.env.world, "device": str(self.device), "amp": r.amp, "channels_last": r.channels_last,
+            "train_images_per_second": sum(rates) / len(rates), "seed": r.seed,
+        }
+        if best is not None:
+            barrier(self.env)  # best.pt is complete on disk
+            state = load_checkpoint(self.paths.best, self.device)
+            model.load_state_dict(state["model"])
+            t = evaluate(model, test_loader, self.settings, self.env)
+            result["selection"] = {"on": "val_top1", "epoch": best["epoch"], "val_top1": best["val_top1"],
+                                   "test_top1": t["top1"], "test_top5": t["top5"]}
+        return result
