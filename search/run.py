@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from tqdm import tqdm
 
 from scoring.proxies import PROXIES
@@ -25,11 +24,11 @@ from supernet.mixing import MIXING
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 from train_final.data import DataSpec, build_dataset, num_classes_of
-from train_final.rundir import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json
+from train_final.rundir import atomic_write_json, atomic_write_jsonl, read_json
 
 from .batches import BatchStream, derive_seed
 from .benchmarks import open_benchmark
-from .config import ConfigError, SearchConfig
+from .config import ConfigError, SearchConfig, open_run_dir
 from .distributed import Workers
 from .orders import ORDERS
 from .zcpt import (DecisionLog, Proposal, build_scoring, choose, propose, resolve_device,
@@ -37,26 +36,12 @@ from .zcpt import (DecisionLog, Proposal, build_scoring, choose, propose, resolv
 
 log = logging.getLogger(__name__)
 
-_RESUME_IGNORED = {"out"}
-
-
 def _prepare_dir(out: Path, cfg: SearchConfig, resume: bool) -> list[Proposal]:
     """Create or reopen the run directory; returns the proposals already finished."""
-    done: list[Proposal] = []
-    if (out / "proposals.json").exists() or (out / "result.json").exists():
-        if not resume:
-            raise ConfigError(f"run directory {out} already holds a run; pass --resume or choose another --out")
-        old = yaml.safe_load((out / "config.yaml").read_text())
-        mine = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_IGNORED}
-        theirs = {k: v for k, v in old.items() if k not in _RESUME_IGNORED}
-        if mine != theirs:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ConfigError(f"cannot resume {out}: settings differ ({', '.join(diff)})")
-        if (out / "proposals.json").exists():
-            done = [Proposal(**p) for p in read_json(out / "proposals.json")]
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    return done
+    open_run_dir(out, cfg.to_dict(), resume, ("proposals.json", "result.json"))
+    if (out / "proposals.json").exists():
+        return [Proposal(**p) for p in read_json(out / "proposals.json")]
+    return []
 
 
 def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import yaml
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
@@ -27,11 +26,11 @@ from supernet.arch_state import ArchState
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig, SearchSpace
 from train_final.data import DataSpec, build_dataset, num_classes_of
-from train_final.rundir import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from train_final.rundir import atomic_write_json, atomic_write_jsonl
 
 from ..batches import derive_seed
 from ..benchmarks import open_benchmark
-from ..config import ConfigError
+from ..config import open_run_dir
 from ..zcpt import resolve_device
 from .architects import ARCHITECTS, Architect, ArchSettings
 from .checkpoint import FORMAT, VERSION, atomic_torch_save, safe_load
@@ -43,7 +42,6 @@ from .trainer import SupernetTrainer, WeightSettings, evaluate, init_alphas, mov
 log = logging.getLogger(__name__)
 
 _INIT_STREAM, _EPOCH_STREAM = 0, 21
-_RESUME_IGNORED = {"out"}
 
 
 def arch_settings(cfg: SupernetTrainConfig) -> ArchSettings:
@@ -86,21 +84,10 @@ def supernet_record(space: SearchSpace, cfg: SupernetTrainConfig, state: ArchSta
 
 def _prepare_dir(out: Path, cfg: SupernetTrainConfig, resume: bool) -> dict[str, Any] | None:
     """Create or reopen the run directory; returns the training checkpoint to continue from."""
-    ckpt = None
-    if (out / "checkpoint.pt").exists() or (out / "result.json").exists():
-        if not resume:
-            raise ConfigError(f"run directory {out} already holds a run; pass --resume or choose another --out")
-        old = yaml.safe_load((out / "config.yaml").read_text())
-        mine = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_IGNORED}
-        theirs = {k: v for k, v in old.items() if k not in _RESUME_IGNORED}
-        if mine != theirs:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ConfigError(f"cannot resume {out}: settings differ ({', '.join(diff)})")
-        if (out / "checkpoint.pt").exists():
-            ckpt = safe_load(out / "checkpoint.pt", "training checkpoint")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    return ckpt
+    open_run_dir(out, cfg.to_dict(), resume, ("checkpoint.pt", "result.json"))
+    if (out / "checkpoint.pt").exists():
+        return safe_load(out / "checkpoint.pt", "training checkpoint")
+    return None
 
 
 def _weights_table(state: ArchState, mixing: str) -> dict[str, dict[str, float]]:
