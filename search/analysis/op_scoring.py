@@ -1,7 +1,8 @@
 """`opscore analyze op-scoring`: how well each operation scorer ranks the ops of every edge of the
 untrained supernet A_0 (Xiang et al. 2023, Figure 2 left).
 
-For each seed: the supernet A_0 is built as `opscore search` builds it for that seed (same init stream),
+For each seed: the supernet A_0 is built as `opscore search` builds it for that seed (same init stream,
+same default BN mode),
 one seeded minibatch is drawn, and every (edge, op) is scored by zc-pt and disc-zc with each chosen proxy
 and by darts-alpha with alphas at initialisation, drawn as DARTS draws them, alpha = 1e-3 * N(0, 1)
 (seeded per seed; darts-alpha's score is softmax(alpha), which orders ops as alpha does). Scores are
@@ -39,7 +40,7 @@ from train_final.rundir import atomic_write_json, atomic_write_text
 
 from ..batches import Batch, derive_seed
 from ..benchmarks import CsvBenchmark
-from ..config import ConfigError
+from ..config import ConfigError, SearchConfig
 from ..zcpt import resolve_device
 from .common import parse_names, parse_proxies, parse_seeds, prepare_run_dir, scoring_batches, write_csv
 from .correlation import mean_defined, spearman
@@ -67,7 +68,7 @@ class OpScoringConfig:
     download: bool = False
     benchmark_table: str | None = None
     metric: str | None = None
-    bn_mode: str = "batch"
+    bn_mode: str = SearchConfig.bn_mode  # as `opscore search` scores A_0
     device: str = "auto"
     channels: int | None = None   # supernet width (space default when unset)
     cells: int | None = None      # supernet depth (space default when unset)

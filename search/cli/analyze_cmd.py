@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     op.add_argument("--device", help="auto (CUDA when present) | cpu | cuda | cuda:N")
     op.add_argument("--benchmark-table", help="CSV with columns arch + accuracies (e.g. NB201)")
     op.add_argument("--metric", help="accuracy column of the table (default: its first)")
-    op.add_argument("--bn-mode", choices=["batch", "eval"], help="BN statistics while scoring (default batch)")
+    op.add_argument("--bn-mode", choices=["batch", "eval"], help="BN statistics while scoring (default: as opscore search)")
     op.add_argument("--channels", type=int, help="supernet width (space default)")
     op.add_argument("--cells", type=int, help="supernet depth (space default)")
     op.add_argument("--out", help="run directory (default runs/op-scoring-<time>)")
