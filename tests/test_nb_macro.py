@@ -15,14 +15,6 @@ from supernet.spaces.nb_macro import NB_MACRO_LAYERS, NB_MACRO_OPS, NBMacroGenot
 SPACE = get_space("nb-macro")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads; on a shared 2-core machine extra threads only spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_every_string_round_trips():
     n = 0

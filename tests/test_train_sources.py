@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from search.cli import main as opscore
 from supernet.spaces.base import GenotypeError, NetConfig
@@ -25,14 +24,6 @@ TINY_FLAGS = ["--dataset", "synthetic", "--set", "synthetic_size=16", "--image-s
               "--cells", "1", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--device", "cpu",
               "--no-progress"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads; on a shared 2-core machine extra threads only spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ------------------------------------------------------------------ genotype sources
