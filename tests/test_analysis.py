@@ -94,6 +94,28 @@ def test_cli_proxies_run_dir(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"] == str(out)
 
 
+def test_cli_proxies_resume_equals_uninterrupted_run(tmp_path):
+    table = hand_table(tmp_path)
+    argv = ["proxies", *TINY, "--sample", "5", "--proxies", "nwot,synflow,tenas", "--seed", "2",
+            "--benchmark-table", str(table)]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert main([*argv, "--out", str(full)]) == 0
+    assert main([*argv, "--out", str(cut)]) == 0
+    # kill the second run after two architectures, mid-way through writing the third line
+    lines = (cut / "progress.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 5
+    (cut / "progress.jsonl").write_text("".join(lines[:2]) + lines[2][:17])
+    for name in ("result.json", "scores.csv", "proxies.png"):
+        (cut / name).unlink()
+    assert main([*argv, "--out", str(cut)]) == 2                        # an unfinished run needs --resume
+    assert main([*argv, "--seed", "3", "--out", str(cut), "--resume"]) == 2  # ... with the same settings
+    assert main([*argv, "--out", str(cut), "--resume"]) == 0
+    assert (cut / "scores.csv").read_text() == (full / "scores.csv").read_text()
+    a, b = (json.loads((d / "result.json").read_text()) for d in (full, cut))
+    assert a["spearman"] == b["spearman"] and a["kendall"] == b["kendall"]
+    assert main([*argv, "--out", str(cut), "--resume"]) == 2            # a finished run is never redone
+
+
 def test_cli_op_scoring_run_dir(tmp_path):
     out = tmp_path / "run"
     assert main(["analyze", "op-scoring", *TINY, "--proxies", "params", "--seeds", "0",

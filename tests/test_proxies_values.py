@@ -13,7 +13,7 @@ from torch import nn
 from scoring.proxies import PROXIES, get_proxy
 from scoring.proxies.grasp import hessian_vector_product
 from scoring.proxies.jacob_cov import EPS_K
-from scoring.proxies.tenas import Tenas, TenasMeasure, rank_combine
+from scoring.proxies.tenas import Tenas, TenasMeasure, ntk_condition_number, rank_combine
 from scoring.proxies.zen import gaussian_pair
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
@@ -241,6 +241,24 @@ def test_tenas_ntk_condition_number_by_hand():
     with Tenas().measure_session(net) as measure:
         m = measure(x)
     assert m.ntk_cond == pytest.approx(lam[-1] / lam[0], rel=1e-8)
+
+
+def test_tenas_ntk_batched_and_looped_backward_agree():
+    """The vmapped and the one-by-one per-image backward give the same NTK, with BN coupling the batch."""
+    torch.manual_seed(7)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 25, 3)).double().train()
+    x = torch.randn(6, 3, 5, 5, dtype=torch.float64)
+    weights = [net[0].weight, net[4].weight]
+    looped = ntk_condition_number(net, x, weights, batched=False)
+    assert ntk_condition_number(net, x, weights, batched=True) == pytest.approx(looped, rel=1e-9)
+    rows = []  # brute force: per-image gradients through the whole batch's graph
+    for i in range(6):
+        net.zero_grad()
+        net(x)[i].sum().backward()
+        rows.append(torch.cat([w.grad.reshape(-1) for w in weights]))
+    lam = torch.linalg.eigvalsh(torch.stack(rows) @ torch.stack(rows).T)
+    assert looped == pytest.approx(float(lam[-1] / lam[0]), rel=1e-8)
 
 
 def test_tenas_linear_regions_hand_counted():

@@ -54,17 +54,30 @@ class TenasMeasure:
         return math.log(self.regions) - math.log(self.ntk_cond)
 
 
-def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequence[torch.Tensor]) -> float:
-    """lambda_max / lambda_min of J J^T (J_n = d sum(f(x_n)) / d W); +inf when J J^T is rank-deficient."""
+def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequence[torch.Tensor],
+                         batched: bool | None = None) -> float:
+    """lambda_max / lambda_min of J J^T (J_n = d sum(f(x_n)) / d W); +inf when J J^T is rank-deficient.
+
+    BN in batch mode couples the images, so each row J_n needs a backward pass through the whole batch's
+    graph (as TE-NAS computes it). `batched` runs them as one vmapped backward (is_grads_batched; the
+    default on CUDA), otherwise one after another (the default on CPU, where it measured 1.4x faster).
+    """
     with torch.enable_grad():
         out = logits_of(model(inputs))
         n = out.shape[0]
         if not weights or not out.requires_grad:
             return math.inf
-        picks = torch.zeros((n, *out.shape), dtype=out.dtype, device=out.device)
-        picks[torch.arange(n), torch.arange(n)] = 1.0  # row n of the batch, all its outputs
-        grads = torch.autograd.grad(out, list(weights), grad_outputs=picks, is_grads_batched=True,
-                                    allow_unused=True)
+        params = list(weights)
+        if batched if batched is not None else out.is_cuda:
+            picks = torch.zeros((n, *out.shape), dtype=out.dtype, device=out.device)
+            picks[torch.arange(n), torch.arange(n)] = 1.0  # row n of the batch, all its outputs
+            grads = torch.autograd.grad(out, params, grad_outputs=picks, is_grads_batched=True,
+                                        allow_unused=True)
+        else:
+            rows = [torch.autograd.grad(out[i].sum(), params, retain_graph=i + 1 < n, allow_unused=True)
+                    for i in range(n)]
+            grads = tuple(None if rows[0][k] is None else torch.stack([r[k] for r in rows])
+                          for k in range(len(params)))
     used = [g.reshape(n, -1) for g in grads if g is not None]
     if not used:
         return math.inf

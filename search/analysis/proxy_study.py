@@ -11,12 +11,16 @@ several batches the components are averaged over the batches first.
 
 Run directory: config.yaml, scores.csv (arch, one column per proxy, the accuracy), result.json
 ({"spearman": {proxy: rho}, "kendall": {proxy: tau}, "seconds_per_arch": {proxy: s}, ...}),
-proxies.png (one scatter plot per proxy).
+proxies.png (one scatter plot per proxy), and progress.jsonl: one line per scored architecture, appended
+and synced as it finishes, from which `resume=True` continues a killed run (every architecture's weights
+and batches are seeded by its index, so a resumed study equals an uninterrupted one).
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,20 +28,19 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
-from train_final.rundir import atomic_write_json, atomic_write_text
+from train_final.rundir import atomic_write_json
 
 from ..batches import Batch, derive_seed
 from ..benchmarks import CsvBenchmark
-from ..config import ConfigError
+from ..config import ConfigError, open_run_dir
 from ..zcpt import resolve_device
-from .common import parse_proxies, prepare_run_dir, scoring_batches, write_csv
+from .common import parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
 
@@ -96,8 +99,44 @@ def _score_tenas(proxy: Tenas, net: torch.nn.Module, batches: list[Batch]) -> Te
     return TenasMeasure(float(np.mean([m.ntk_cond for m in ms])), float(np.mean([m.regions for m in ms])))
 
 
-def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Score K sampled architectures with every chosen proxy; write the run directory; return result.json."""
+_PROGRESS = "progress.jsonl"
+
+
+def _load_progress(path: Path, archs: list[str]) -> list[dict[str, Any]]:
+    """The finished architectures of a killed run, in order; a torn last line (killed mid-write) is dropped
+    and cut from the file."""
+    done: list[dict[str, Any]] = []
+    if not path.exists():
+        return done
+    good = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                row = json.loads(raw)
+            except ValueError:
+                break
+            if not raw.endswith(b"\n") or row.get("index") != len(done) or row.get("arch") != archs[len(done)]:
+                break
+            done.append(row)
+            good += len(raw)
+    if good != path.stat().st_size:
+        with open(path, "r+b") as f:
+            f.truncate(good)
+    return done
+
+
+def _append_progress(path: Path, row: dict[str, Any]) -> None:
+    """One finished architecture, appended and synced (NaN/inf as Python's json writes them)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = True,
+                    resume: bool = False) -> dict[str, Any]:
+    """Score K sampled architectures with every chosen proxy; write the run directory; return result.json.
+    With `resume`, continue the run in `out` (same settings) from its last finished architecture."""
     t_start = time.perf_counter()
     space = get_space(cfg.space)
     names = parse_proxies(cfg.proxies)
@@ -111,17 +150,31 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     device = resolve_device(cfg.device)
     batches, num_classes = scoring_batches(cfg.dataset, cfg.data_root, cfg.download, cfg.batch_size, cfg.batches,
                                            derive_seed(cfg.seed, _DATA), device)
-    run_dir = prepare_run_dir(out)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(asdict(cfg), sort_keys=False))
+    run_dir = Path(out)
+    if (run_dir / "result.json").exists():
+        raise ConfigError(f"run directory {run_dir} already holds a finished result; choose another --out")
+    open_run_dir(run_dir, asdict(cfg), resume, (_PROGRESS,), ignored=frozenset({"out", "device"}))
     base = space.default_net_config("validation")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
 
     scores: dict[str, list[float]] = {n: [] for n in names}
     tenas_parts: list[TenasMeasure] = []
     seconds: dict[str, float] = {n: 0.0 for n in names}
+    done = _load_progress(run_dir / _PROGRESS, archs)
+    for row in done:
+        for n in names:
+            scores[n].append(float(row["scores"][n]))
+            seconds[n] += float(row["seconds"][n])
+        if row.get("tenas") is not None:
+            tenas_parts.append(TenasMeasure(float(row["tenas"][0]), float(row["tenas"][1])))
+    if done:
+        log.info("resuming %s: %d of %d architectures already scored", run_dir, len(done), len(archs))
     for i, (arch, genotype) in enumerate(tqdm(list(zip(archs, genotypes)), desc="architectures",
-                                              disable=not progress)):
+                                              disable=not progress, initial=len(done))):
+        if i < len(done):
+            continue
         torch.manual_seed(derive_seed(cfg.seed, _INIT, i))
+        arch_seconds: dict[str, float] = {}
         net = space.build_network(genotype, net_cfg).to(device)
         for n, proxy in proxies.items():
             t0 = time.perf_counter()
@@ -134,9 +187,14 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
                     value = float(np.mean([ev(x, y) for x, y in batches]))
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            seconds[n] += time.perf_counter() - t0
+            arch_seconds[n] = time.perf_counter() - t0
+            seconds[n] += arch_seconds[n]
             scores[n].append(value)
         log.debug("%s: %s", arch, {n: scores[n][-1] for n in names})
+        m_t = tenas_parts[-1] if tenas_parts and len(tenas_parts) == i + 1 else None
+        _append_progress(run_dir / _PROGRESS, {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in names},
+                                               "seconds": arch_seconds,
+                                               "tenas": None if m_t is None else [m_t.ntk_cond, m_t.regions]})
         del net
 
     columns = dict(scores)

@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, help="network width (space default)")
     p.add_argument("--cells", type=int, help="network depth (space default)")
     p.add_argument("--out", help="run directory (default runs/proxies-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the killed run in --out (same settings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -35,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
     names = [f.name for f in fields(ProxyStudyConfig)]
     cfg = load_config(None, overrides(args, names), ProxyStudyConfig)
     out = cfg.out or time.strftime("runs/proxies-%Y%m%d-%H%M%S")
-    result = run_proxy_study(cfg, out, progress=not args.no_progress)
+    result = run_proxy_study(cfg, out, progress=not args.no_progress, resume=args.resume)
     print(json.dumps({"spearman": result["spearman"], "kendall": result["kendall"], "run_dir": str(out)}))
     return 0
