@@ -104,16 +104,21 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
     the scorer judges least harmful (perturbing an edge = removing it). Returns the evaluation count."""
     before = scorer.evaluations
     direction = getattr(scorer, "topology_direction", "min")
-    for step, group in enumerate(space.topology_groups()):
+    groups = space.topology_groups()
+    for step, group in enumerate(groups):
         batch = stream.next()
+        dropped = False
         while True:
             live = [e for e in group.edges if state.active(e)]
             if len(live) <= group.keep:
+                if dropped:
+                    scorer.after_topology(group.node, last=step == len(groups) - 1)
                 break
             raw = {e: scorer.score_edge_removal(e, batch) for e in live}
             keep = orient(raw, direction)
             drop = best({e: -v for e, v in keep.items()}, group.node)
             state.set_active(drop, [])
+            dropped = True
             log_.add({"iteration": iteration, "phase": "topology", "step": step, "node": group.node,
                       "scores": raw, "direction": direction, "dropped": drop})
     return scorer.evaluations - before

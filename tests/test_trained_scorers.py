@@ -14,6 +14,7 @@ from search.supernet_train.config import SupernetTrainConfig
 from search.supernet_train.loading import load_for_search
 from search.supernet_train.run import train_supernet
 from search.zcpt import DecisionLog, propose
+from supernet.spaces.base import TopologyGroup
 from supernet.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
 from test_supernet_train_toy import ToyData, ToySpace
@@ -62,6 +63,40 @@ def test_darts_pt_keeps_the_planted_op_and_fine_tunes_between_decisions(toy_supe
     for r in log.rows:  # darts-pt keeps the op whose removal lowers accuracy most
         assert r["choice"] == min(r["scores"], key=r["scores"].get) == "signal"
         assert r["scores"]["signal"] < r["scores"]["noise"] - 0.1
+
+
+class ToyTopologySpace(ToySpace):
+    """Four chained toy edges, pruned as two nodes (e1, e2) and (e3, e4) that keep one input each."""
+
+    def __init__(self) -> None:
+        super().__init__(("e1", "e2", "e3", "e4"))
+
+    def topology_groups(self) -> list[TopologyGroup]:
+        return [TopologyGroup("n1", ("e1", "e2"), 1), TopologyGroup("n2", ("e3", "e4"), 1)]
+
+    def genotype_from_state(self, state):
+        return tuple(state.decided(e) if state.active(e) else "none" for e in self.edge_names)
+
+
+def test_darts_pt_fine_tunes_between_topology_decisions_too(tmp_path):
+    """DARTS-PT (Wang et al. 2021, Alg. 1) tunes after every projection, op or topology, except the last."""
+    space, data = ToyTopologySpace(), ToyData(256, seed=1)
+    cfg = SupernetTrainConfig(space="toy", method="darts", epochs=2, batch_size=32, seed=0, lr=0.2,
+                              eval_batches=0, channels_last=False)
+    train_supernet(cfg, tmp_path / "sn", progress=False, space=space, dataset=data)
+    scfg = SearchConfig(space="toy", scorer="darts-pt", supernet=str(tmp_path / "sn" / "supernet.pt"), batch_size=32,
+                        channels_last=False, tune_epochs=0.25, accuracy_batches=2)
+    state, model, opts = load_for_search(scfg, space, torch.device("cpu"), 2, dataset=data)
+    sc = SCORERS.get("darts-pt")(ScoringContext(space, model, state, None, {"config": scfg, **opts}))
+    calls = []
+    fine_tune = opts["trained"].fine_tune
+    opts["trained"].fine_tune = lambda epochs, seed: calls.append(epochs) or fine_tune(epochs, seed)
+    log = DecisionLog()
+    with sc.session():
+        p = propose(space, sc, state, state.snapshot(), "fixed", BatchStream(data, 32, seed=0), 0, 0, log)
+    assert [r["phase"] for r in log.rows] == ["operation"] * 4 + ["topology"] * 2
+    assert len(calls) == 4 + 1  # after each op decision (topology follows the last), after node n1, not n2
+    assert sum(o == "none" for o in p.genotype.split("-")) == 2
 
 
 def test_each_proposal_starts_from_the_trained_weights(toy_supernet):

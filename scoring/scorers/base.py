@@ -59,6 +59,9 @@ class OperationScorer(ABC):
     def after_decision(self, edge: str, op: str) -> None:
         """Called once `op` is committed on `edge` (darts-pt fine-tunes the supernet here); no-op by default."""
 
+    def after_topology(self, node: str, last: bool) -> None:
+        """Called once `node`'s input edges are pruned (`last`: no decision follows); no-op by default."""
+
 
 class ScorerSetupError(ValueError):
     """A scorer that cannot work with what it was given (e.g. a training-based scorer without --supernet)."""

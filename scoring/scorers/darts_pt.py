@@ -87,6 +87,14 @@ class TrainedScorer(OperationScorer):
         """Fine-tune for `tune_epochs` (DARTS-PT: 5) unless nothing is left to decide."""
         if self.tune_epochs <= 0 or (not self.ctx.state.undecided() and not self.ctx.space.topology_groups()):
             return
+        self._fine_tune()
+
+    def after_topology(self, node: str, last: bool) -> None:
+        """DARTS-PT (Wang et al. 2021, Alg. 1) also fine-tunes after each node's topology decision."""
+        if self.tune_epochs > 0 and not last:
+            self._fine_tune()
+
+    def _fine_tune(self) -> None:
         seed = int(torch.randint(0, 2 ** 62, (1,)))  # the run seeds the global generator per proposal
         self.trained.fine_tune(self.tune_epochs, seed)
         self._dirty = True
