@@ -65,3 +65,6 @@ def test_list_shows_registries(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "nb201" in out and "nwot" in out and "zc-pt" in out and "random" in out
+    lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert lines["supernet training methods"].split(", ") == ["darts", "darts-2nd", "drnas", "darts-tse", "drnas-tse"]
+    assert "tse-ema" in lines["TSE estimators"] and "cifar10-darts" in lines["retraining recipes"]

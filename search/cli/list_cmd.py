@@ -1,23 +1,30 @@
-"""`opscore list`: what is registered (spaces, scorers, proxies, orders, mixing rules)."""
+"""`opscore list`: what is registered (spaces, scorers, proxies, orders, mixing rules, supernet-training
+methods, TSE estimators) and the retraining recipes found."""
 from __future__ import annotations
 
 import argparse
 
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
+from scoring.tse import TSE_ESTIMATORS
+from train_final.recipe import recipe_names
 from supernet.mixing import MIXING
 from supernet.spaces import SPACES
 
 from ..orders import ORDERS
+from ..supernet_train.architects import ARCHITECTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list registered spaces, scorers, proxies, orders and mixing rules")
+    p = sub.add_parser("list", help="list registered spaces, scorers, proxies, orders, mixing rules, training "
+                                    "methods, TSE estimators and retraining recipes")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     for title, reg in (("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
-                       ("orders", ORDERS), ("mixing", MIXING)):
+                       ("orders", ORDERS), ("mixing", MIXING), ("supernet training methods", ARCHITECTS),
+                       ("TSE estimators", TSE_ESTIMATORS)):
         print(f"{title}: {', '.join(reg.names())}")
+    print(f"retraining recipes: {', '.join(recipe_names()) or 'none found (set OPSCORE_CONFIGS to configs/)'}")
     return 0
