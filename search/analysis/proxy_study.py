@@ -175,13 +175,14 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
             continue
         torch.manual_seed(derive_seed(cfg.seed, _INIT, i))
         arch_seconds: dict[str, float] = {}
+        measured: TenasMeasure | None = None
         net = space.build_network(genotype, net_cfg).to(device)
         for n, proxy in proxies.items():
             t0 = time.perf_counter()
             if isinstance(proxy, Tenas):
-                m = _score_tenas(proxy, net, batches)
-                tenas_parts.append(m)
-                value = m.score
+                measured = _score_tenas(proxy, net, batches)
+                tenas_parts.append(measured)
+                value = measured.score
             else:
                 with proxy.session(net) as ev:
                     value = float(np.mean([ev(x, y) for x, y in batches]))
@@ -191,10 +192,10 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
             seconds[n] += arch_seconds[n]
             scores[n].append(value)
         log.debug("%s: %s", arch, {n: scores[n][-1] for n in names})
-        m_t = tenas_parts[-1] if tenas_parts and len(tenas_parts) == i + 1 else None
         _append_progress(run_dir / _PROGRESS, {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in names},
                                                "seconds": arch_seconds,
-                                               "tenas": None if m_t is None else [m_t.ntk_cond, m_t.regions]})
+                                               "tenas": None if measured is None else [measured.ntk_cond,
+                                                                                       measured.regions]})
         del net
 
     columns = dict(scores)
