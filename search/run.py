@@ -1,10 +1,11 @@
 """A complete search run: config -> data -> proposals -> validation -> run directory.
 
 Run directory: config.yaml (resolved), proposals.json (checkpoint, one entry per finished
-proposal iteration), decisions.jsonl, candidates.json (with validation scores), result.json,
-search.log, tb/ (TensorBoard). Every file is written atomically; `resume=True` continues
-from proposals.json, which reproduces the uninterrupted run exactly (each iteration has its
-own seeded batch stream and order RNG).
+proposal iteration), decisions.jsonl, validation.json (checkpoint, the validation total of each
+candidate scored so far), candidates.json (with validation scores), result.json, search.log,
+tb/ (TensorBoard). Every file is written atomically; `resume=True` continues from proposals.json
+and validation.json, which reproduces the uninterrupted run exactly (each iteration has its own
+seeded batch stream and order RNG; each candidate is validated from the same seed).
 """
 from __future__ import annotations
 
@@ -122,8 +123,15 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         base = space.default_net_config("validation")
         vcfg = NetConfig(channels=cfg.val_channels or base.channels, cells=cfg.val_cells or base.cells,
                          num_classes=num_classes)
+        checkpoint = out / "validation.json"  # totals of the candidates validated so far (sequential runs)
+        done_totals = read_json(checkpoint) if sequential and checkpoint.exists() else {}
+        if done_totals:
+            log.info("validation: %d of %d candidates already scored (%s)", sum(g in done_totals for g in unique),
+                     len(unique), checkpoint.name)
+        sink_val = (lambda t: atomic_write_json(checkpoint, t)) if sequential else None
         mine = validation_scores(space, workers.mine(unique), proxy, batches, vcfg, cfg.seed, device,
-                                 lambda xs: tqdm(xs, desc="validation", disable=not show), cfg.channels_last)
+                                 lambda xs: tqdm(xs, desc="validation", disable=not show), cfg.channels_last,
+                                 done_totals, sink_val)
         totals = dict(workers.gather(list(mine.items())))
         validation_seconds = time.perf_counter() - t_val
         winner = choose({g: totals[g] for g in unique})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -143,10 +143,16 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
 
 def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, batches: list[Batch],
                       net_cfg: NetConfig, seed: int, device: torch.device,
-                      progress: Callable[[Any], Any] = lambda x: x, channels_last: bool = False) -> dict[str, float]:
-    """Sum of the proxy over `batches` for a freshly initialised stand-alone network per genotype."""
-    totals: dict[str, float] = {}
-    for g in progress(genotypes):
+                      progress: Callable[[Any], Any] = lambda x: x, channels_last: bool = False,
+                      done: Mapping[str, float] | None = None,
+                      sink: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+    """Sum of the proxy over `batches` for a freshly initialised stand-alone network per genotype.
+
+    Every candidate starts from the same seed, so its total does not depend on which candidates came
+    before it: totals in `done` (a checkpoint) are taken as they are, and `sink` gets the totals so
+    far after each new candidate (to persist them)."""
+    totals: dict[str, float] = {g: float(done[g]) for g in genotypes if done and g in done}
+    for g in progress([g for g in genotypes if g not in totals]):
         torch.manual_seed(derive_seed(seed, _VALIDATION_STREAM, 7))  # same init stream for every candidate
         net = space.build_network(space.parse_genotype(g), net_cfg).to(device)
         if channels_last:
@@ -154,7 +160,9 @@ def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, ba
         with proxy.session(net) as ev:
             totals[g] = float(sum(ev(x, y) for x, y in batches))
         del net
-    return totals
+        if sink is not None:
+            sink(dict(totals))
+    return {g: totals[g] for g in genotypes}
 
 
 def choose(totals: dict[str, float]) -> str:

@@ -65,6 +65,26 @@ def test_resume_continues_exactly(tmp_path):
     assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
 
 
+def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
+    full = run_search(tiny(iterations=3, seed=4), tmp_path / "full", progress=False)
+    cands = json.loads((tmp_path / "full" / "candidates.json").read_text())
+    assert json.loads((tmp_path / "full" / "validation.json").read_text()) == {
+        c["genotype"]: c["validation_score"] for c in cands}
+    assert len(cands) >= 2
+    part = tmp_path / "part"
+    run_search(tiny(iterations=3, seed=4), part, progress=False)
+    # simulate a kill after the first candidate was validated; mark its total so reuse is visible
+    loser = min(cands, key=lambda c: c["validation_score"])
+    (part / "validation.json").write_text(json.dumps({loser["genotype"]: 1e12}))
+    for name in ("result.json", "candidates.json"):
+        (part / name).unlink()
+    resumed = run_search(tiny(iterations=3, seed=4), part, resume=True, progress=False)
+    assert resumed["genotype"] == loser["genotype"] != full["genotype"]  # the checkpointed total was kept
+    again = {c["genotype"]: c["validation_score"] for c in json.loads((part / "candidates.json").read_text())}
+    for c in cands:  # every other candidate was scored afresh, exactly as in the uninterrupted run
+        assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
+
+
 def test_existing_run_dir_needs_resume(tmp_path):
     from search.config import ConfigError
     run_search(tiny(iterations=1), tmp_path / "r", progress=False)
