@@ -1,11 +1,13 @@
 """A complete search run: config -> data -> proposals -> validation -> run directory.
 
 Run directory: config.yaml (resolved), proposals.json (checkpoint, one entry per finished
-proposal iteration), decisions.jsonl, validation.json (checkpoint, the validation total of each
-candidate scored so far), candidates.json (with validation scores), result.json, search.log,
-tb/ (TensorBoard). Every file is written atomically; `resume=True` continues from proposals.json
-and validation.json, which reproduces the uninterrupted run exactly (each iteration has its own
-seeded batch stream and order RNG; each candidate is validated from the same seed).
+proposal iteration), proposal_steps.json (checkpoint inside the running iteration: the scores of
+each finished decision step, for scorers that keep no state between decisions), decisions.jsonl,
+validation.json (checkpoint, the validation total of each candidate scored so far), candidates.json
+(with validation scores), result.json, search.log, tb/ (TensorBoard). Every file is written
+atomically; `resume=True` continues from these checkpoints, which reproduces the uninterrupted run
+exactly (each iteration has its own seeded batch stream and order RNG, a replayed step ends with the
+recorded RNG state, each candidate is validated from the same seed).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -32,7 +34,7 @@ from .benchmarks import open_benchmark
 from .config import ConfigError, SearchConfig, open_run_dir
 from .distributed import Workers
 from .orders import ORDERS
-from .zcpt import (DecisionLog, Proposal, build_scoring, choose, propose, resolve_device,
+from .zcpt import (DecisionLog, Proposal, ReplayMismatch, build_scoring, choose, propose, resolve_device,
                    validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,19 @@ def _prepare_dir(out: Path, cfg: SearchConfig, resume: bool) -> list[Proposal]:
     if (out / "proposals.json").exists():
         return [Proposal(**p) for p in read_json(out / "proposals.json")]
     return []
+
+
+def _step_checkpoint(path: Path, iteration: int) -> tuple[list[dict], Callable[[dict], None]]:
+    """The step records of `iteration` saved by an interrupted run (if any), and the sink that saves them."""
+    saved = read_json(path) if path.exists() else {}
+    steps: list[dict] = list(saved.get("steps", [])) if saved.get("iteration") == iteration else []
+    if steps:
+        log.info("proposal %d: resuming after %d recorded decision steps", iteration, len(steps))
+
+    def record(step: dict) -> None:
+        steps.append(step)
+        atomic_write_json(path, {"iteration": iteration, "steps": steps})
+    return list(steps), record
 
 
 def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -94,15 +109,24 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                  cfg.validation_batches, cfg.batch_size, cfg.seed, device, cfg.bn_mode, workers.world)
         proposals = list(done)
         todo = workers.mine(list(range(len(done), cfg.iterations)))
+        steps_file = out / "proposal_steps.json"  # checkpoint inside the running proposal iteration
+        stepwise = sequential and scorer.replayable
         with scorer.session():  # hooks attached once per search
             for i in tqdm(todo, desc="proposal", disable=not show):
                 torch.manual_seed(derive_seed(cfg.seed, _PROPOSAL_STREAM, i, 2))  # augmentation / noise ops
                 stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device,
                                      cfg.channels_last)
-                p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions)
+                replay, record = (_step_checkpoint(steps_file, i) if stepwise else ([], None))
+                try:
+                    p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions,
+                                replay, record, device)
+                except ReplayMismatch as e:
+                    raise ConfigError(f"cannot resume {out}: {e} (the code or data changed since the run was "
+                                      f"interrupted); delete {steps_file} to redo that iteration") from None
                 proposals.append(p)
                 if sequential:
                     atomic_write_json(out / "proposals.json", [asdict(q) for q in proposals])
+                    steps_file.unlink(missing_ok=True)
                     writer.add_scalar("proposal/seconds", p.seconds, i)
                 log.info("proposal %d: %s (%.1fs, %d evaluations)", i, p.genotype, p.seconds, p.evaluations)
         if not sequential:

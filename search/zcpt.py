@@ -5,6 +5,7 @@ minibatches; the best total wins. The proposal loop is generic over scorers and 
 """
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from dataclasses import dataclass, field
@@ -61,9 +62,36 @@ class DecisionLog:
             self.sink(self.rows)
 
 
+class ReplayMismatch(RuntimeError):
+    """Replaying an interrupted proposal iteration led to a decision other than the recorded one."""
+
+
+def rng_state(device: torch.device) -> dict[str, str]:
+    """The global torch RNG state(s) as text (CPU, and the device's CUDA generator when on CUDA)."""
+    states = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return {k: base64.b64encode(v.numpy().tobytes()).decode("ascii") for k, v in states.items()}
+
+
+def set_rng_state(states: Mapping[str, str], device: torch.device) -> None:
+    """Restore what `rng_state` saved."""
+    def tensor(text: str) -> torch.Tensor:
+        return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
+    torch.set_rng_state(tensor(states["cpu"]))
+    if "cuda" in states and device.type == "cuda":
+        torch.cuda.set_rng_state(tensor(states["cuda"]), device)
+
+
 @dataclass
 class _Control:
-    """The DecisionControl an order drives: one fresh minibatch per decision step."""
+    """The DecisionControl an order drives: one fresh minibatch per decision step.
+
+    Step records make an operation phase resumable: `record` gets, after each decision, every raw
+    score of the step, the choice, the evaluation count and the RNG state; given the records of an
+    interrupted run as `replay`, the first steps take their scores from them instead of evaluating,
+    draw the same minibatches and end with the same RNG state, so the order (a deterministic
+    function of the scores) continues exactly where the interrupted run stopped."""
 
     scorer: OperationScorer
     state: ArchState
@@ -73,8 +101,16 @@ class _Control:
     iteration: int
     step: int = 0
     phase: str = "operation"
+    replay: list[dict] = field(default_factory=list)
+    record: Callable[[dict], None] | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    replayed: int = 0  # evaluations taken from `replay`
     _batch: Batch | None = None
     _raw: dict[str, dict[str, float]] = field(default_factory=dict)
+    _evals0: int = 0
+
+    def __post_init__(self) -> None:
+        self._evals0 = self.scorer.evaluations
 
     def batch(self) -> Batch:
         if self._batch is None:
@@ -84,18 +120,38 @@ class _Control:
     def undecided(self) -> list[str]:
         return [e for e in self.edges if self.state.decided(e) is None]
 
+    def _replaying(self) -> dict | None:
+        return self.replay[self.step] if self.step < len(self.replay) else None
+
     def score(self, edge: str) -> dict[str, float]:
-        raw = self.scorer.score_edge(edge, self.batch())
+        rec = self._replaying()
+        if rec is not None and edge in rec["scores"]:
+            self.batch()  # draw it all the same: the stream stays where the interrupted run had it
+            raw = {op: float(v) for op, v in rec["scores"][edge].items()}  # NaN/inf were saved as text
+        else:
+            raw = self.scorer.score_edge(edge, self.batch())
         self._raw[edge] = raw
         return orient(raw, self.scorer.direction)
 
     def decide(self, edge: str, op: str, scores: dict[str, float]) -> None:
+        rec = self._replaying()
+        if rec is not None:
+            if [edge, op] != list(rec["choice"]):
+                raise ReplayMismatch(f"iteration {self.iteration}, step {self.step}: decided {edge}={op}, "
+                                     f"recorded {rec['choice'][0]}={rec['choice'][1]}")
+            self.replayed += int(rec["evaluations"])
         self.state.decide(edge, op)
         self.log.add({"iteration": self.iteration, "phase": self.phase, "step": self.step, "edge": edge,
                       "scores": self._raw.get(edge, {}), "direction": self.scorer.direction, "choice": op})
         self.scorer.after_decision(edge, op)
+        if rec is not None:
+            set_rng_state(rec["rng"], self.device)
+        elif self.record is not None:
+            self.record({"step": self.step, "scores": self._raw, "choice": [edge, op],
+                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.device)})
         self.step += 1
         self._batch, self._raw = None, {}
+        self._evals0 = self.scorer.evaluations
 
 
 def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchState, stream: BatchStream,
@@ -125,16 +181,26 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
 
 
 def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
-            stream: BatchStream, seed: int, iteration: int, log_: DecisionLog) -> Proposal:
+            stream: BatchStream, seed: int, iteration: int, log_: DecisionLog,
+            replay: list[dict] | None = None, record: Callable[[dict], None] | None = None,
+            device: torch.device | None = None) -> Proposal:
     """One proposal iteration from A_0: decide every edge in the order, then the topology.
 
-    Runs inside `scorer.session()`, opened once per search (hooks are attached once)."""
+    Runs inside `scorer.session()`, opened once per search (hooks are attached once). `record` and
+    `replay` checkpoint and resume the operation phase step by step (see `_Control`); only for
+    scorers that keep no state between decisions (`scorer.replayable`)."""
+    if (replay or record) and not scorer.replayable:
+        raise ValueError(f"scorer {scorer.name!r} changes the supernet between decisions; it cannot be replayed")
     t0 = time.perf_counter()
     state.restore(a0)
     order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
     before = scorer.evaluations
-    order.run(_Control(scorer, state, state.undecided(), stream, log_, iteration))
-    evaluations = scorer.evaluations - before
+    ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=list(replay or []),
+                   record=record, device=device or torch.device("cpu"))
+    order.run(ctl)
+    if ctl.step < len(ctl.replay):
+        raise ReplayMismatch(f"iteration {iteration}: {len(ctl.replay)} steps recorded, {ctl.step} replayed")
+    evaluations = scorer.evaluations - before + ctl.replayed
     topo = select_topology(space, scorer, state, stream, log_, iteration)
     genotype = space.format_genotype(space.genotype_from_state(state))
     state.restore(a0)

@@ -28,3 +28,24 @@ def _one_thread():
     import torch
     torch.set_num_threads(1)
     yield
+
+
+class Killed(BaseException):
+    """Stands for the process being killed (not an Exception, so no handler in the code swallows it)."""
+
+
+@pytest.fixture
+def kill_after_steps(monkeypatch):
+    """Make the next search die right after it checkpointed `steps` decision steps of `iteration`."""
+    import search.run as run_mod
+    real = run_mod.atomic_write_json
+
+    def arm(iteration: int, steps: int) -> None:
+        def write(path, data):
+            real(path, data)
+            if Path(path).name == "proposal_steps.json" and data["iteration"] == iteration \
+                    and len(data["steps"]) == steps:
+                monkeypatch.setattr(run_mod, "atomic_write_json", real)  # only once
+                raise Killed
+        monkeypatch.setattr(run_mod, "atomic_write_json", write)
+    return arm

@@ -155,6 +155,35 @@ def test_noise_space_search_is_reproducible_with_the_seed(tmp_path):
     assert (tmp_path / "a" / "decisions.jsonl").read_text() == (tmp_path / "b" / "decisions.jsonl").read_text()
 
 
+def test_resume_inside_an_iteration_of_a_noise_space_search_continues_exactly(tmp_path, kill_after_steps):
+    """The noise op draws from the RNG in every forward: the replayed steps must leave it as they found it."""
+    from conftest import Killed
+    full = run_search(tiny(space="darts-s4", seed=4), tmp_path / "full", progress=False)
+    kill_after_steps(iteration=0, steps=10)
+    with pytest.raises(Killed):
+        run_search(tiny(space="darts-s4", seed=4), tmp_path / "part", progress=False)
+    resumed = run_search(tiny(space="darts-s4", seed=4), tmp_path / "part", resume=True, progress=False)
+    assert resumed["genotype"] == full["genotype"]
+    assert (tmp_path / "part" / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
+    for key in ("perturbations_per_iteration", "topology_perturbations_per_iteration"):
+        assert resumed[key] == full[key]
+
+
+def test_only_scorers_without_state_between_decisions_are_replayable():
+    space = get_space("darts-s2")
+    state = space.new_state()
+
+    class Tuning(RandomScorer):
+        def after_decision(self, edge, op):
+            pass
+
+    assert RandomScorer(ScoringContext(space, torch.nn.Identity(), state), 0).replayable
+    tuning = Tuning(ScoringContext(space, torch.nn.Identity(), state), 0)
+    assert not tuning.replayable
+    with pytest.raises(ValueError, match="cannot be replayed"):
+        propose(space, tuning, state, state.snapshot(), "fixed", _Stream(), 0, 0, DecisionLog(), record=print)
+
+
 def test_include_none_flag_reaches_the_space(tmp_path, capsys):
     args = build_parser().parse_args(["search", "--space", "darts", "--include-none"])
     cfg = load_config(None, overrides(args, [f.name for f in fields(SearchConfig)]), SearchConfig)

@@ -85,6 +85,33 @@ def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
         assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
 
 
+@pytest.mark.parametrize("order, rescored", [("random", 3), ("global-op-iter", 3 + 2 + 1), ("global-edge-once", 3)])
+def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypatch, kill_after_steps,
+                                                              order, rescored):
+    from conftest import Killed
+    from scoring.scorers.zero_cost import ZeroCostPT
+    cfg = dict(order=order, iterations=2, seed=6)
+    full = run_search(tiny(**cfg), tmp_path / "full", progress=False)
+    part = tmp_path / "part"
+    kill_after_steps(iteration=1, steps=3)
+    with pytest.raises(Killed):
+        run_search(tiny(**cfg), part, progress=False)
+    assert len(json.loads((part / "proposals.json").read_text())) == 1
+    scored = []
+    real = ZeroCostPT.score_edge
+    monkeypatch.setattr(ZeroCostPT, "score_edge", lambda self, e, b: scored.append(e) or real(self, e, b))
+    resumed = run_search(tiny(**cfg), part, resume=True, progress=False)
+    # of iteration 1's 6 edges, the 3 decided before the kill are not scored again; the rest are
+    # scored as the order prescribes (once each, or every remaining edge at every -iter step)
+    assert len(scored) == rescored
+    assert resumed["genotype"] == full["genotype"]
+    assert resumed["perturbations_per_iteration"] == full["perturbations_per_iteration"]
+    assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
+    strip = lambda d: [{k: v for k, v in p.items() if k != "seconds"} for p in json.loads((d / "proposals.json").read_text())]
+    assert strip(part) == strip(tmp_path / "full")
+    assert not (part / "proposal_steps.json").exists()
+
+
 def test_existing_run_dir_needs_resume(tmp_path):
     from search.config import ConfigError
     run_search(tiny(iterations=1), tmp_path / "r", progress=False)

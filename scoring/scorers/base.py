@@ -56,6 +56,12 @@ class OperationScorer(ABC):
         """Raw score of the supernet with the whole `edge` removed (topology phase)."""
         raise NotImplementedError(f"scorer {self.name!r} cannot score topology")
 
+    @property
+    def replayable(self) -> bool:
+        """Whether scores depend only on the arch state, the minibatch and the RNG (nothing changes
+        between decisions), so an interrupted proposal iteration can resume from its recorded scores."""
+        return type(self).after_decision is OperationScorer.after_decision
+
     def after_decision(self, edge: str, op: str) -> None:
         """Called once `op` is committed on `edge` (darts-pt fine-tunes the supernet here); no-op by default."""
 
