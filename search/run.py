@@ -119,7 +119,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                 replay, record = (_step_checkpoint(steps_file, i) if stepwise else ([], None))
                 try:
                     p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions,
-                                replay, record, device)
+                                replay, record)
                 except ReplayMismatch as e:
                     raise ConfigError(f"cannot resume {out}: {e} (the code or data changed since the run was "
                                       f"interrupted); delete {steps_file} to redo that iteration") from None

@@ -103,7 +103,6 @@ class _Control:
     phase: str = "operation"
     replay: list[dict] = field(default_factory=list)
     record: Callable[[dict], None] | None = None
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     replayed: int = 0  # evaluations taken from `replay`
     _batch: Batch | None = None
     _raw: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -145,10 +144,10 @@ class _Control:
                       "scores": self._raw.get(edge, {}), "direction": self.scorer.direction, "choice": op})
         self.scorer.after_decision(edge, op)
         if rec is not None:
-            set_rng_state(rec["rng"], self.device)
+            set_rng_state(rec["rng"], self.stream.device)
         elif self.record is not None:
             self.record({"step": self.step, "scores": self._raw, "choice": [edge, op],
-                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.device)})
+                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.stream.device)})
         self.step += 1
         self._batch, self._raw = None, {}
         self._evals0 = self.scorer.evaluations
@@ -182,8 +181,7 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
 
 def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
             stream: BatchStream, seed: int, iteration: int, log_: DecisionLog,
-            replay: list[dict] | None = None, record: Callable[[dict], None] | None = None,
-            device: torch.device | None = None) -> Proposal:
+            replay: list[dict] | None = None, record: Callable[[dict], None] | None = None) -> Proposal:
     """One proposal iteration from A_0: decide every edge in the order, then the topology.
 
     Runs inside `scorer.session()`, opened once per search (hooks are attached once). `record` and
@@ -196,7 +194,7 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
     before = scorer.evaluations
     ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=list(replay or []),
-                   record=record, device=device or torch.device("cpu"))
+                   record=record)
     order.run(ctl)
     if ctl.step < len(ctl.replay):
         raise ReplayMismatch(f"iteration {iteration}: {len(ctl.replay)} steps recorded, {ctl.step} replayed")
