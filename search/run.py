@@ -3,9 +3,9 @@
 Run directory: config.yaml (resolved), proposals.json (checkpoint, one entry per finished
 proposal iteration), proposal_steps.json (checkpoint inside the running iteration: the scores of
 each finished decision step, for scorers that keep no state between decisions), decisions.jsonl,
-validation.json (checkpoint, the validation total of each candidate scored so far), candidates.json
-(with validation scores), result.json, search.log, tb/ (TensorBoard). Every file is written
-atomically; `resume=True` continues from these checkpoints, which reproduces the uninterrupted run
+validation.json (checkpoint, the validation total of each candidate scored so far and the seconds
+spent), candidates.json (with validation scores), result.json, search.log, tb/ (TensorBoard). Every
+file is written atomically; `resume=True` continues from these checkpoints, which reproduces the uninterrupted run
 exactly (each iteration has its own seeded batch stream and order RNG, a replayed step ends with the
 recorded RNG state, each candidate is validated from the same seed).
 """
@@ -108,6 +108,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                  "workers=%d", out, cfg.space, cfg.scorer, cfg.proxy, cfg.order, cfg.iterations,
                  cfg.validation_batches, cfg.batch_size, cfg.seed, device, cfg.bn_mode, workers.world)
         proposals = list(done)
+        carried = sum(p.seconds for p in done)  # seconds that interrupted runs spent and checkpointed
         todo = workers.mine(list(range(len(done), cfg.iterations)))
         steps_file = out / "proposal_steps.json"  # checkpoint inside the running proposal iteration
         stepwise = sequential and scorer.replayable
@@ -117,6 +118,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                 stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device,
                                      cfg.channels_last)
                 replay, record = (_step_checkpoint(steps_file, i) if stepwise else ([], None))
+                carried += replay[-1]["elapsed"] if replay else 0.0
                 try:
                     p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions,
                                 replay, record)
@@ -148,11 +150,15 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         vcfg = NetConfig(channels=cfg.val_channels or base.channels, cells=cfg.val_cells or base.cells,
                          num_classes=num_classes)
         checkpoint = out / "validation.json"  # totals of the candidates validated so far (sequential runs)
-        done_totals = read_json(checkpoint) if sequential and checkpoint.exists() else {}
+        saved = read_json(checkpoint) if sequential and checkpoint.exists() else {}
+        done_totals, val_carried = saved.get("totals", {}), float(saved.get("seconds", 0.0))
+        carried += val_carried
+        t_val -= val_carried  # validation seconds spent before a kill count
         if done_totals:
             log.info("validation: %d of %d candidates already scored (%s)", sum(g in done_totals for g in unique),
                      len(unique), checkpoint.name)
-        sink_val = (lambda t: atomic_write_json(checkpoint, t)) if sequential else None
+        sink_val = (lambda t: atomic_write_json(checkpoint, {"totals": t, "seconds": time.perf_counter() - t_val})
+                    ) if sequential else None
         mine = validation_scores(space, workers.mine(unique), proxy, batches, vcfg, cfg.seed, device,
                                  lambda xs: tqdm(xs, desc="validation", disable=not show), cfg.channels_last,
                                  done_totals, sink_val)
@@ -174,7 +180,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         if benchmark is not None:
             result["benchmark"] = benchmark.lookup(winner)
             result["benchmark_source"] = benchmark.source
-        result["seconds"] = time.perf_counter() - t_start
+        result["seconds"] = carried + time.perf_counter() - t_start  # of every process, if resumed
         if main:
             candidates = [{"genotype": g, "proposed": sum(p.genotype == g for p in proposals),
                            "validation_score": totals[g]} for g in unique]

@@ -88,7 +88,8 @@ class _Control:
     """The DecisionControl an order drives: one fresh minibatch per decision step.
 
     Step records make an operation phase resumable: `record` gets, after each decision, every raw
-    score of the step, the choice, the evaluation count and the RNG state; given the records of an
+    score of the step, the choice, the evaluation count, the RNG state and the iteration's seconds so
+    far; given the records of an
     interrupted run as `replay`, the first steps take their scores from them instead of evaluating,
     draw the same minibatches and end with the same RNG state, so the order (a deterministic
     function of the scores) continues exactly where the interrupted run stopped."""
@@ -104,6 +105,7 @@ class _Control:
     replay: list[dict] = field(default_factory=list)
     record: Callable[[dict], None] | None = None
     replayed: int = 0  # evaluations taken from `replay`
+    clock0: float = 0.0  # perf_counter value at which the iteration (counting replayed time) began
     _batch: Batch | None = None
     _raw: dict[str, dict[str, float]] = field(default_factory=dict)
     _evals0: int = 0
@@ -147,7 +149,8 @@ class _Control:
             set_rng_state(rec["rng"], self.stream.device)
         elif self.record is not None:
             self.record({"step": self.step, "scores": self._raw, "choice": [edge, op],
-                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.stream.device)})
+                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.stream.device),
+                         "elapsed": time.perf_counter() - self.clock0})
         self.step += 1
         self._batch, self._raw = None, {}
         self._evals0 = self.scorer.evaluations
@@ -189,12 +192,13 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     scorers that keep no state between decisions (`scorer.replayable`)."""
     if (replay or record) and not scorer.replayable:
         raise ValueError(f"scorer {scorer.name!r} changes the supernet between decisions; it cannot be replayed")
-    t0 = time.perf_counter()
+    replay = list(replay or [])
+    t0 = time.perf_counter() - (replay[-1]["elapsed"] if replay else 0.0)  # seconds spent before a kill count
     state.restore(a0)
     order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
     before = scorer.evaluations
-    ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=list(replay or []),
-                   record=record)
+    ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=replay, record=record,
+                   clock0=t0)
     order.run(ctl)
     if ctl.step < len(ctl.replay):
         raise ReplayMismatch(f"iteration {iteration}: {len(ctl.replay)} steps recorded, {ctl.step} replayed")

@@ -68,18 +68,20 @@ def test_resume_continues_exactly(tmp_path):
 def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
     full = run_search(tiny(iterations=3, seed=4), tmp_path / "full", progress=False)
     cands = json.loads((tmp_path / "full" / "candidates.json").read_text())
-    assert json.loads((tmp_path / "full" / "validation.json").read_text()) == {
-        c["genotype"]: c["validation_score"] for c in cands}
+    saved = json.loads((tmp_path / "full" / "validation.json").read_text())
+    assert saved["totals"] == {c["genotype"]: c["validation_score"] for c in cands}
+    assert 0 < saved["seconds"] <= full["validation_seconds"]
     assert len(cands) >= 2
     part = tmp_path / "part"
     run_search(tiny(iterations=3, seed=4), part, progress=False)
-    # simulate a kill after the first candidate was validated; mark its total so reuse is visible
+    # simulate a kill after the first candidate was validated; mark its total and time so reuse is visible
     loser = min(cands, key=lambda c: c["validation_score"])
-    (part / "validation.json").write_text(json.dumps({loser["genotype"]: 1e12}))
+    (part / "validation.json").write_text(json.dumps({"totals": {loser["genotype"]: 1e12}, "seconds": 5000.0}))
     for name in ("result.json", "candidates.json"):
         (part / name).unlink()
     resumed = run_search(tiny(iterations=3, seed=4), part, resume=True, progress=False)
     assert resumed["genotype"] == loser["genotype"] != full["genotype"]  # the checkpointed total was kept
+    assert resumed["validation_seconds"] >= 5000 and resumed["seconds"] >= 5000  # and its time counted
     again = {c["genotype"]: c["validation_score"] for c in json.loads((part / "candidates.json").read_text())}
     for c in cands:  # every other candidate was scored afresh, exactly as in the uninterrupted run
         assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
@@ -96,7 +98,12 @@ def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypa
     kill_after_steps(iteration=1, steps=3)
     with pytest.raises(Killed):
         run_search(tiny(**cfg), part, progress=False)
-    assert len(json.loads((part / "proposals.json").read_text())) == 1
+    first = json.loads((part / "proposals.json").read_text())
+    assert len(first) == 1
+    steps = json.loads((part / "proposal_steps.json").read_text())["steps"]
+    assert 0 < steps[0]["elapsed"] <= steps[1]["elapsed"] <= steps[2]["elapsed"]
+    steps[-1]["elapsed"] = 7000.0  # the killed run's seconds in iteration 1, made large to be visible
+    (part / "proposal_steps.json").write_text(json.dumps({"iteration": 1, "steps": steps}))
     scored = []
     real = ZeroCostPT.score_edge
     monkeypatch.setattr(ZeroCostPT, "score_edge", lambda self, e, b: scored.append(e) or real(self, e, b))
@@ -110,6 +117,9 @@ def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypa
     strip = lambda d: [{k: v for k, v in p.items() if k != "seconds"} for p in json.loads((d / "proposals.json").read_text())]
     assert strip(part) == strip(tmp_path / "full")
     assert not (part / "proposal_steps.json").exists()
+    assert resumed["proposal_seconds"][0] == first[0]["seconds"]
+    assert resumed["proposal_seconds"][1] >= 7000  # time spent before the kill counts
+    assert resumed["seconds"] >= 7000 + first[0]["seconds"] + resumed["validation_seconds"]
 
 
 def test_existing_run_dir_needs_resume(tmp_path):
