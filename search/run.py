@@ -5,9 +5,10 @@ proposal iteration), proposal_steps.json (checkpoint inside the running iteratio
 each finished decision step, for scorers that keep no state between decisions), decisions.jsonl,
 validation.json (checkpoint, the validation total of each candidate scored so far and the seconds
 spent), candidates.json (with validation scores), result.json, search.log, tb/ (TensorBoard). Every
-file is written atomically; `resume=True` continues from these checkpoints, which reproduces the uninterrupted run
-exactly (each iteration has its own seeded batch stream and order RNG, a replayed step ends with the
-recorded RNG state, each candidate is validated from the same seed).
+file is written atomically; `resume=True` continues from these checkpoints, which reproduces the
+uninterrupted run exactly (each iteration has its own seeded batch stream and order RNG, a replayed
+step ends with the recorded RNG state, each candidate is validated from the same seed) and counts
+the seconds they record in the result's times.
 """
 from __future__ import annotations
 

@@ -89,10 +89,9 @@ class _Control:
 
     Step records make an operation phase resumable: `record` gets, after each decision, every raw
     score of the step, the choice, the evaluation count, the RNG state and the iteration's seconds so
-    far; given the records of an
-    interrupted run as `replay`, the first steps take their scores from them instead of evaluating,
-    draw the same minibatches and end with the same RNG state, so the order (a deterministic
-    function of the scores) continues exactly where the interrupted run stopped."""
+    far; given the records of an interrupted run as `replay`, the first steps take their scores from
+    them instead of evaluating, draw the same minibatches and end with the same RNG state, so the
+    order (a deterministic function of the scores) continues exactly where the interrupted run stopped."""
 
     scorer: OperationScorer
     state: ArchState
