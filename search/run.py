@@ -109,7 +109,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                  "workers=%d", out, cfg.space, cfg.scorer, cfg.proxy, cfg.order, cfg.iterations,
                  cfg.validation_batches, cfg.batch_size, cfg.seed, device, cfg.bn_mode, workers.world)
         proposals = list(done)
-        carried = sum(p.seconds for p in done)  # seconds that interrupted runs spent and checkpointed
+        t_start -= sum(p.seconds for p in done)  # seconds that interrupted runs spent and checkpointed count
         todo = workers.mine(list(range(len(done), cfg.iterations)))
         steps_file = out / "proposal_steps.json"  # checkpoint inside the running proposal iteration
         stepwise = sequential and scorer.replayable
@@ -119,7 +119,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                 stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device,
                                      cfg.channels_last)
                 replay, record = (_step_checkpoint(steps_file, i) if stepwise else ([], None))
-                carried += replay[-1]["elapsed"] if replay else 0.0
+                t_start -= replay[-1]["elapsed"] if replay else 0.0
                 try:
                     p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions,
                                 replay, record)
@@ -153,7 +153,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         checkpoint = out / "validation.json"  # totals of the candidates validated so far (sequential runs)
         saved = read_json(checkpoint) if sequential and checkpoint.exists() else {}
         done_totals, val_carried = saved.get("totals", {}), float(saved.get("seconds", 0.0))
-        carried += val_carried
+        t_start -= val_carried
         t_val -= val_carried  # validation seconds spent before a kill count
         if done_totals:
             log.info("validation: %d of %d candidates already scored (%s)", sum(g in done_totals for g in unique),
@@ -181,7 +181,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         if benchmark is not None:
             result["benchmark"] = benchmark.lookup(winner)
             result["benchmark_source"] = benchmark.source
-        result["seconds"] = carried + time.perf_counter() - t_start  # of every process, if resumed
+        result["seconds"] = time.perf_counter() - t_start  # of every process, if resumed
         if main:
             candidates = [{"genotype": g, "proposed": sum(p.genotype == g for p in proposals),
                            "validation_score": totals[g]} for g in unique]
