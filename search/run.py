@@ -61,6 +61,15 @@ def _step_checkpoint(path: Path, iteration: int) -> tuple[list[dict], Callable[[
     return list(steps), record
 
 
+def _read_validation_checkpoint(path: Path) -> tuple[dict[str, float], float]:
+    """The validation totals and seconds an interrupted run saved; a file of the earlier plain
+    {genotype: total} layout is read as totals with unknown (zero) seconds, so its work is not redone."""
+    saved = read_json(path) if path.exists() else {}
+    if "totals" not in saved and all(isinstance(v, (int, float)) for v in saved.values()):
+        return {g: float(v) for g, v in saved.items()}, 0.0
+    return dict(saved.get("totals", {})), float(saved.get("seconds", 0.0))
+
+
 def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run the search described by `cfg` into the run directory `out`; returns result.json's content.
 
@@ -151,8 +160,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
         vcfg = NetConfig(channels=cfg.val_channels or base.channels, cells=cfg.val_cells or base.cells,
                          num_classes=num_classes)
         checkpoint = out / "validation.json"  # totals of the candidates validated so far (sequential runs)
-        saved = read_json(checkpoint) if sequential and checkpoint.exists() else {}
-        done_totals, val_carried = saved.get("totals", {}), float(saved.get("seconds", 0.0))
+        done_totals, val_carried = _read_validation_checkpoint(checkpoint) if sequential else ({}, 0.0)
         t_start -= val_carried
         t_val -= val_carried  # validation seconds spent before a kill count
         if done_totals:

@@ -87,6 +87,22 @@ def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
         assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
 
 
+def test_resume_reads_a_validation_checkpoint_of_the_earlier_layout(tmp_path):
+    """validation.json written before it held seconds was a plain {genotype: total}: still a checkpoint."""
+    full = run_search(tiny(iterations=3, seed=4), tmp_path / "full", progress=False)
+    cands = json.loads((tmp_path / "full" / "candidates.json").read_text())
+    part = tmp_path / "part"
+    run_search(tiny(iterations=3, seed=4), part, progress=False)
+    loser = min(cands, key=lambda c: c["validation_score"])
+    (part / "validation.json").write_text(json.dumps({loser["genotype"]: 1e12}))
+    for name in ("result.json", "candidates.json"):
+        (part / name).unlink()
+    resumed = run_search(tiny(iterations=3, seed=4), part, resume=True, progress=False)
+    assert resumed["genotype"] == loser["genotype"] != full["genotype"]
+    saved = json.loads((part / "validation.json").read_text())  # rewritten in the current layout
+    assert saved["totals"][loser["genotype"]] == 1e12 and len(saved["totals"]) == len(cands)
+
+
 @pytest.mark.parametrize("order, rescored", [("random", 3), ("global-op-iter", 3 + 2 + 1), ("global-edge-once", 3)])
 def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypatch, kill_after_steps,
                                                               order, rescored):
