@@ -65,7 +65,9 @@ def test_resume_continues_exactly(tmp_path):
     assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
 
 
-def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
+@pytest.mark.parametrize("earlier_layout", [False, True])
+def test_resume_during_validation_keeps_the_scored_candidates(tmp_path, earlier_layout):
+    """Also from a validation.json of the layout before it held seconds (a plain {genotype: total})."""
     full = run_search(tiny(iterations=3, seed=4), tmp_path / "full", progress=False)
     cands = json.loads((tmp_path / "full" / "candidates.json").read_text())
     saved = json.loads((tmp_path / "full" / "validation.json").read_text())
@@ -76,31 +78,18 @@ def test_resume_during_validation_keeps_the_scored_candidates(tmp_path):
     run_search(tiny(iterations=3, seed=4), part, progress=False)
     # simulate a kill after the first candidate was validated; mark its total and time so reuse is visible
     loser = min(cands, key=lambda c: c["validation_score"])
-    (part / "validation.json").write_text(json.dumps({"totals": {loser["genotype"]: 1e12}, "seconds": 5000.0}))
+    saved = {loser["genotype"]: 1e12} if earlier_layout else {"totals": {loser["genotype"]: 1e12}, "seconds": 5000.0}
+    (part / "validation.json").write_text(json.dumps(saved))
     for name in ("result.json", "candidates.json"):
         (part / name).unlink()
     resumed = run_search(tiny(iterations=3, seed=4), part, resume=True, progress=False)
     assert resumed["genotype"] == loser["genotype"] != full["genotype"]  # the checkpointed total was kept
-    assert resumed["validation_seconds"] >= 5000 and resumed["seconds"] >= 5000  # and its time counted
+    if not earlier_layout:
+        assert resumed["validation_seconds"] >= 5000 and resumed["seconds"] >= 5000  # and its time counted
+    assert json.loads((part / "validation.json").read_text())["totals"][loser["genotype"]] == 1e12  # current layout
     again = {c["genotype"]: c["validation_score"] for c in json.loads((part / "candidates.json").read_text())}
     for c in cands:  # every other candidate was scored afresh, exactly as in the uninterrupted run
         assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
-
-
-def test_resume_reads_a_validation_checkpoint_of_the_earlier_layout(tmp_path):
-    """validation.json written before it held seconds was a plain {genotype: total}: still a checkpoint."""
-    full = run_search(tiny(iterations=3, seed=4), tmp_path / "full", progress=False)
-    cands = json.loads((tmp_path / "full" / "candidates.json").read_text())
-    part = tmp_path / "part"
-    run_search(tiny(iterations=3, seed=4), part, progress=False)
-    loser = min(cands, key=lambda c: c["validation_score"])
-    (part / "validation.json").write_text(json.dumps({loser["genotype"]: 1e12}))
-    for name in ("result.json", "candidates.json"):
-        (part / name).unlink()
-    resumed = run_search(tiny(iterations=3, seed=4), part, resume=True, progress=False)
-    assert resumed["genotype"] == loser["genotype"] != full["genotype"]
-    saved = json.loads((part / "validation.json").read_text())  # rewritten in the current layout
-    assert saved["totals"][loser["genotype"]] == 1e12 and len(saved["totals"]) == len(cands)
 
 
 @pytest.mark.parametrize("order, rescored", [("random", 3), ("global-op-iter", 3 + 2 + 1), ("global-edge-once", 3)])
