@@ -35,8 +35,8 @@ from .benchmarks import open_benchmark
 from .config import ConfigError, SearchConfig, open_run_dir
 from .distributed import Workers
 from .orders import ORDERS
-from .zcpt import (DecisionLog, Proposal, ReplayMismatch, build_scoring, choose, propose, resolve_device,
-                   validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
+from .zcpt import (DecisionLog, Proposal, ReplayMismatch, build_scoring, checkpointed_seconds, choose, propose,
+                   resolve_device, validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
                 stream = BatchStream(dataset, cfg.batch_size, derive_seed(cfg.seed, _PROPOSAL_STREAM, i), device,
                                      cfg.channels_last)
                 replay, record = (_step_checkpoint(steps_file, i) if stepwise else ([], None))
-                t_start -= replay[-1]["elapsed"] if replay else 0.0
+                t_start -= checkpointed_seconds(replay)
                 try:
                     p = propose(space, scorer, state, a0, cfg.order, stream, cfg.seed, i, decisions,
                                 replay, record)

@@ -9,7 +9,7 @@ import base64
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -181,6 +181,12 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
     return scorer.evaluations - before
 
 
+def checkpointed_seconds(replay: Sequence[dict]) -> float:
+    """Seconds the interrupted run had spent in the iteration by its last recorded step (0 for step
+    records of the older layout, which did not record them)."""
+    return float(replay[-1].get("elapsed", 0.0)) if replay else 0.0
+
+
 def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
             stream: BatchStream, seed: int, iteration: int, log_: DecisionLog,
             replay: list[dict] | None = None, record: Callable[[dict], None] | None = None) -> Proposal:
@@ -192,7 +198,7 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     if (replay or record) and not scorer.replayable:
         raise ValueError(f"scorer {scorer.name!r} changes the supernet between decisions; it cannot be replayed")
     replay = list(replay or [])
-    t0 = time.perf_counter() - (replay[-1]["elapsed"] if replay else 0.0)  # seconds spent before a kill count
+    t0 = time.perf_counter() - checkpointed_seconds(replay)  # seconds spent before a kill count
     state.restore(a0)
     order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
     before = scorer.evaluations

@@ -92,17 +92,22 @@ def test_resume_during_validation_keeps_the_scored_candidates(tmp_path, earlier_
         assert again[c["genotype"]] == (1e12 if c is loser else c["validation_score"])
 
 
+def _full_and_killed_in_iteration_1(tmp_path, cfg, kill_after_steps):
+    """The uninterrupted run's result, and the directory of the same run killed after 3 steps of iteration 1."""
+    from conftest import Killed
+    full = run_search(tiny(**cfg), tmp_path / "full", progress=False)
+    kill_after_steps(iteration=1, steps=3)
+    with pytest.raises(Killed):
+        run_search(tiny(**cfg), tmp_path / "part", progress=False)
+    return full, tmp_path / "part"
+
+
 @pytest.mark.parametrize("order, rescored", [("random", 3), ("global-op-iter", 3 + 2 + 1), ("global-edge-once", 3)])
 def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypatch, kill_after_steps,
                                                               order, rescored):
-    from conftest import Killed
     from scoring.scorers.zero_cost import ZeroCostPT
     cfg = dict(order=order, iterations=2, seed=6)
-    full = run_search(tiny(**cfg), tmp_path / "full", progress=False)
-    part = tmp_path / "part"
-    kill_after_steps(iteration=1, steps=3)
-    with pytest.raises(Killed):
-        run_search(tiny(**cfg), part, progress=False)
+    full, part = _full_and_killed_in_iteration_1(tmp_path, cfg, kill_after_steps)
     first = json.loads((part / "proposals.json").read_text())
     assert len(first) == 1
     steps = json.loads((part / "proposal_steps.json").read_text())["steps"]
@@ -125,6 +130,19 @@ def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypa
     assert resumed["proposal_seconds"][0] == first[0]["seconds"]
     assert resumed["proposal_seconds"][1] >= 7000  # time spent before the kill counts
     assert resumed["seconds"] >= 7000 + first[0]["seconds"] + resumed["validation_seconds"]
+
+
+def test_resume_reads_step_records_of_the_layout_without_elapsed(tmp_path, kill_after_steps):
+    """Step records written before they held the iteration's seconds still resume (their time is not counted)."""
+    cfg = dict(order="random", iterations=2, seed=6)
+    full, part = _full_and_killed_in_iteration_1(tmp_path, cfg, kill_after_steps)
+    saved = json.loads((part / "proposal_steps.json").read_text())
+    for step in saved["steps"]:
+        del step["elapsed"]
+    (part / "proposal_steps.json").write_text(json.dumps(saved))
+    resumed = run_search(tiny(**cfg), part, resume=True, progress=False)
+    assert resumed["genotype"] == full["genotype"]
+    assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
 
 
 def test_existing_run_dir_needs_resume(tmp_path):
