@@ -15,7 +15,7 @@ import time
 import torch
 
 from scoring.proxies import PROXIES, get_proxy
-from search.zcpt import resolve_device
+from runtime.device import resolve_device
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 

@@ -1,17 +1,10 @@
 """Seeded minibatch streams for scoring: the same seed gives the same batches on the same machine."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed derived from integers (numpy SeedSequence), so streams do not overlap."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(2, dtype=np.uint32).astype(np.uint64)
-               .dot(np.array([1, 1 << 32], dtype=np.uint64)) >> np.uint64(1))
 
 
 class BatchStream:

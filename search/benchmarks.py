@@ -7,12 +7,22 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 
 class BenchmarkError(ValueError):
     """A benchmark table or archive that cannot be read, or an arch it does not hold."""
+
+
+class Benchmark(Protocol):
+    """What a search needs of a benchmark: accuracies of an architecture and where they come from."""
+
+    source: str
+
+    def lookup(self, arch: str) -> dict[str, float]:
+        """Accuracy figures of `arch` by name (e.g. cifar10_test_acc)."""
 
 
 class CsvBenchmark:
@@ -82,7 +92,7 @@ class NatsBenchmark:
         return {f"{self.dataset}_test_acc": float(info["test-accuracy"])}
 
 
-def open_benchmark(table: str | None = None, nats: str | None = None):
+def open_benchmark(table: str | None = None, nats: str | None = None) -> Benchmark | None:
     """The configured benchmark (CSV table preferred), or None when neither is set."""
     if table:
         return CsvBenchmark(table)

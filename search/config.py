@@ -8,7 +8,6 @@ from typing import Any, Mapping
 
 import yaml
 
-from train_final.rundir import atomic_write_text
 
 
 class ConfigError(ValueError):
@@ -19,6 +18,7 @@ class ConfigError(ValueError):
 class SearchConfig:
     """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores)."""
 
+    strategy: str = "zcpt"          # search strategy (search.strategies)
     space: str = "nb201"
     scorer: str = "zc-pt"
     proxy: str = "nwot"
@@ -99,23 +99,3 @@ def load_config(path: str | None, overrides: Mapping[str, Any], cls: type = Sear
     except TypeError as e:
         raise ConfigError(str(e)) from None
     return cfg.validate()
-
-
-def open_run_dir(out: Path, settings: Mapping[str, Any], resume: bool, markers: tuple[str, ...],
-                 ignored: frozenset[str] = frozenset({"out"})) -> bool:
-    """Create or reopen run directory `out` and write its config.yaml; True when an earlier run
-    (one of `markers` exists) is resumed, which needs `resume` and the same settings."""
-    earlier = any((out / m).exists() for m in markers)
-    if earlier:
-        if not resume:
-            raise ConfigError(f"run directory {out} already holds a run; pass --resume or choose another --out")
-        old = yaml.safe_load((out / "config.yaml").read_text()) or {}
-        mine = {k: v for k, v in settings.items() if k not in ignored}
-        theirs = {k: v for k, v in old.items() if k not in ignored}
-        if mine != theirs:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ConfigError(f"cannot resume {out}: settings differ ({', '.join(diff)})")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(dict(settings), sort_keys=False))
-    return earlier
-

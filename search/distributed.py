@@ -60,6 +60,11 @@ class Workers:
         dist.all_gather_object(parts, part)
         return [x for p in parts for x in p]
 
+    def barrier(self) -> None:
+        """Wait for every worker (no-op alone)."""
+        if self.world > 1:
+            dist.barrier()
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()

@@ -5,7 +5,6 @@ minibatches; the best total wins. The proposal loop is generic over scorers and 
 """
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from dataclasses import dataclass, field
@@ -13,29 +12,20 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
-from scoring.proxies import get_proxy
+from runtime import seeds
+from runtime.rng import set_torch_rng_text, torch_rng_text
+from runtime.seeds import derive_seed
 from scoring.proxies.base import Proxy
-from scoring.scorers import SCORERS, OperationScorer, ScoringContext
+from scoring.scorers import OperationScorer
 from scoring.selection import best, orient
 from supernet.arch_state import ArchState
 from supernet.spaces.base import NetConfig, SearchSpace
 
-from .batches import Batch, BatchStream, derive_seed
+from .batches import Batch, BatchStream
 from .orders import ORDERS
-from .supernet_train.loading import load_for_search
 
 log = logging.getLogger(__name__)
-
-_PROPOSAL_STREAM, _VALIDATION_STREAM = 1, 2
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present, else the CPU; anything else is passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -64,23 +54,6 @@ class DecisionLog:
 
 class ReplayMismatch(RuntimeError):
     """Replaying an interrupted proposal iteration led to a decision other than the recorded one."""
-
-
-def rng_state(device: torch.device) -> dict[str, str]:
-    """The global torch RNG state(s) as text (CPU, and the device's CUDA generator when on CUDA)."""
-    states = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(device)
-    return {k: base64.b64encode(v.numpy().tobytes()).decode("ascii") for k, v in states.items()}
-
-
-def set_rng_state(states: Mapping[str, str], device: torch.device) -> None:
-    """Restore what `rng_state` saved."""
-    def tensor(text: str) -> torch.Tensor:
-        return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
-    torch.set_rng_state(tensor(states["cpu"]))
-    if "cuda" in states and device.type == "cuda":
-        torch.cuda.set_rng_state(tensor(states["cuda"]), device)
 
 
 @dataclass
@@ -145,10 +118,10 @@ class _Control:
                       "scores": self._raw.get(edge, {}), "direction": self.scorer.direction, "choice": op})
         self.scorer.after_decision(edge, op)
         if rec is not None:
-            set_rng_state(rec["rng"], self.stream.device)
+            set_torch_rng_text(rec["rng"], self.stream.device)
         elif self.record is not None:
             self.record({"step": self.step, "scores": self._raw, "choice": [edge, op],
-                         "evaluations": self.scorer.evaluations - self._evals0, "rng": rng_state(self.stream.device),
+                         "evaluations": self.scorer.evaluations - self._evals0, "rng": torch_rng_text(self.stream.device),
                          "elapsed": time.perf_counter() - self.clock0})
         self.step += 1
         self._batch, self._raw = None, {}
@@ -200,7 +173,7 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     replay = list(replay or [])
     t0 = time.perf_counter() - checkpointed_seconds(replay)  # seconds spent before a kill count
     state.restore(a0)
-    order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, _PROPOSAL_STREAM, iteration, 1)))
+    order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, seeds.PROPOSAL, iteration, 1)))
     before = scorer.evaluations
     ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=replay, record=record,
                    clock0=t0)
@@ -226,7 +199,7 @@ def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, ba
     far after each new candidate (to persist them)."""
     totals: dict[str, float] = {g: float(done[g]) for g in genotypes if done and g in done}
     for g in progress([g for g in genotypes if g not in totals]):
-        torch.manual_seed(derive_seed(seed, _VALIDATION_STREAM, 7))  # same init stream for every candidate
+        torch.manual_seed(derive_seed(seed, seeds.VALIDATION, 7))  # same init stream for every candidate
         net = space.build_network(space.parse_genotype(g), net_cfg).to(device)
         if channels_last:
             net = net.to(memory_format=torch.channels_last)
@@ -236,31 +209,3 @@ def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, ba
         if sink is not None:
             sink(dict(totals))
     return {g: totals[g] for g in genotypes}
-
-
-def choose(totals: dict[str, float]) -> str:
-    """Winner: the candidate with the best validation total (NaN rule of scoring.selection)."""
-    return best(totals, "validation")
-
-
-def build_scoring(cfg: Any, space: SearchSpace, device: torch.device,
-                  num_classes: int) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
-    """Supernet A_0 (seeded), proxy and scorer for a search config."""
-    scorer_cls = SCORERS.get(cfg.scorer)
-    ORDERS.get(cfg.order)
-    proxy = get_proxy(cfg.proxy, bn_mode=cfg.bn_mode)
-    state = space.new_state()
-    base = space.default_net_config("supernet")
-    net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
-                        num_classes=num_classes, mixing=cfg.mixing)
-    torch.manual_seed(derive_seed(cfg.seed, 0))
-    supernet = space.build_supernet(state, net_cfg).to(device)
-    if cfg.channels_last:
-        supernet = supernet.to(memory_format=torch.channels_last)
-    batched = cfg.batched if cfg.batched is not None else device.type == "cuda"
-    options: dict[str, Any] = {"config": cfg, "device": device, "batched": batched}
-    if cfg.supernet:  # trained by `opscore train-supernet`: its weights, alphas, arch state and tuner
-        state, supernet, trained = load_for_search(cfg, space, device, num_classes)
-        options.update(trained)
-    scorer = scorer_cls(ScoringContext(space, supernet, state, proxy, options))
-    return state, supernet, scorer, proxy

@@ -37,7 +37,7 @@ class Killed(BaseException):
 @pytest.fixture
 def kill_after_steps(monkeypatch):
     """Make the next search die right after it checkpointed `steps` decision steps of `iteration`."""
-    import search.run as run_mod
+    import runtime.rundir as run_mod  # the run folder's writes
     real = run_mod.atomic_write_json
 
     def arm(iteration: int, steps: int) -> None:

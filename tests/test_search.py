@@ -146,9 +146,9 @@ def test_resume_reads_step_records_of_the_layout_without_elapsed(tmp_path, kill_
 
 
 def test_existing_run_dir_needs_resume(tmp_path):
-    from search.config import ConfigError
+    from runtime.rundir import RunFolderError
     run_search(tiny(iterations=1), tmp_path / "r", progress=False)
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(RunFolderError, match="--resume"):
         run_search(tiny(iterations=1), tmp_path / "r", progress=False)
-    with pytest.raises(ConfigError, match="settings differ"):
+    with pytest.raises(RunFolderError, match="settings differ"):
         run_search(tiny(iterations=1, seed=9), tmp_path / "r", resume=True, progress=False)

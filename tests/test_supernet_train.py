@@ -242,10 +242,10 @@ def test_run_directory_and_supernet_file(tmp_path):
     assert sn["format"] == "opscore-supernet" and sn["space"] == "nb201" and sn["method"] == "darts"
     assert set(sn["alphas"]) == set(get_space("nb201").candidates()) and sn["eval_mixing"] == "softmax-fixed"
     assert sn["split"] == {"size": 96, "portion": 0.5, "seed": 4} and sn["epoch"] == 3
-    from search.config import ConfigError
-    with pytest.raises(ConfigError, match="--resume"):
+    from runtime.rundir import RunFolderError
+    with pytest.raises(RunFolderError, match="--resume"):
         train_supernet(_tiny_cfg("darts"), d, progress=False, dataset=_data())
-    with pytest.raises(ConfigError, match="settings differ"):
+    with pytest.raises(RunFolderError, match="settings differ"):
         train_supernet(_tiny_cfg("drnas"), d, resume=True, progress=False, dataset=_data())
 
 

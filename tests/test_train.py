@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from runtime.rundir import RunFolderError
 from train_final.checkpoint import load_checkpoint
 from train_final.data import holdout_split
 from train_final.metrics import count_flops, topk_correct
@@ -73,9 +74,9 @@ def test_run_dir_and_result(tmp_path):
 
 def test_existing_run_dir_needs_resume_and_same_settings(tmp_path):
     train(tiny(epochs=1), tmp_path / "r", progress=False)
-    with pytest.raises(RecipeError, match="--resume"):
+    with pytest.raises(RunFolderError, match="--resume"):
         train(tiny(epochs=1), tmp_path / "r", progress=False)
-    with pytest.raises(RecipeError, match="settings differ \\(lr\\)"):
+    with pytest.raises(RunFolderError, match="settings differ \\(lr\\)"):
         train(tiny(epochs=1, lr=0.2), tmp_path / "r", resume=True, progress=False)
     again = train(tiny(epochs=1), tmp_path / "r", resume=True, progress=False)  # finished: returned unchanged
     assert again == json.loads((tmp_path / "r" / "result.json").read_text())

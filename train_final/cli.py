@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from runtime.device import DeviceError
+from runtime.rundir import RunFolderError
 from supernet.registry import UnknownNameError
 from supernet.spaces.base import GenotypeError
 
@@ -22,6 +24,7 @@ from .run import RunPaths, train
 
 # user mistakes: one line on stderr, exit status 2, no traceback
 USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, DataError, GenotypeError, UnknownNameError,
+                                                RunFolderError, DeviceError,
                                                 FileNotFoundError, PermissionError, IsADirectoryError)
 # flag -> recipe key (the flags a user most often changes; --set reaches every other setting)
 FLAG_KEYS = ("dataset", "data_root", "download", "epochs", "channels", "cells", "batch_size", "lr",

@@ -11,6 +11,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
+from runtime.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -38,23 +40,11 @@ def env_from_environ() -> DistEnv:
     return DistEnv(rank, world, local)
 
 
-def resolve_device(name: str, env: DistEnv) -> torch.device:
-    """'auto' is CUDA when present (one GPU per local rank), else the CPU; 'cuda' picks the local GPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", env.local_rank if env.active else torch.cuda.current_device())
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device
-
-
 @contextmanager
 def distributed(device_name: str, init_method: str = "env://") -> Iterator[tuple[DistEnv, torch.device]]:
     """Join the process group when launched with several processes (NCCL on CUDA, gloo on CPU); leave it after."""
     env = env_from_environ()
-    device = resolve_device(device_name, env)
+    device = resolve_device(device_name, env.local_rank if env.active else None)
     created = False
     if env.active and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"

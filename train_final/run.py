@@ -21,27 +21,29 @@ from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
-import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
+from runtime import seeds
+from runtime.io import atomic_torch_save
+from runtime.rng import rng_state, seed_all, set_rng_state
+from runtime.rundir import RunFolder
+from runtime.seeds import derive_seed
 from supernet.spaces.base import NetConfig
 
-from .checkpoint import derive_seed, load_checkpoint, rng_state, save_checkpoint, seed_all, set_rng_state
+from .checkpoint import load_checkpoint
 from .data import DataSpec, build_dataset, holdout_split, num_classes_of
 from .distributed import DistEnv, ShardSampler, barrier, broadcast_buffers, distributed
 from .genotypes import LoadedGenotype, parse_in_space
 from .loop import StepSettings, evaluate, make_scaler, train_one_epoch
 from .metrics import count_flops, count_params
-from .recipe import Recipe, RecipeError, make_recipe, read_yaml_mapping
-from .rundir import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json
+from .recipe import RESUME_FREE, Recipe, RecipeError
 from .schedules import build_optimizer, build_schedule
 
 log = logging.getLogger(__name__)
 
-_INIT_STREAM, _TRAIN_STREAM, _LOADER_STREAM = 0, 1, 2
 EpochHook = Callable[[int], None]
 
 
@@ -113,21 +115,6 @@ def build_model(loaded: LoadedGenotype, recipe: Recipe, num_classes: int) -> nn.
     return model
 
 
-def check_run_dir(paths: RunPaths, recipe: Recipe, resume: bool) -> str:
-    """'fresh', 'resume' or 'done'; refuses to overwrite a run or to resume with other settings (read-only)."""
-    if not paths.recipe.is_file():
-        return "fresh"
-    if not resume:
-        raise RecipeError(f"run directory {paths.root} already holds a training run; pass --resume to continue "
-                          "it or choose another --out")
-    old = make_recipe(read_yaml_mapping(paths.recipe))
-    diff = recipe.differences(old)
-    if diff:
-        raise RecipeError(f"cannot resume {paths.root}: settings differ ({', '.join(diff)}); "
-                          "resume with the original settings or choose another --out")
-    return "done" if paths.result.is_file() else "resume"
-
-
 def gather_rng(env: DistEnv) -> list[dict[str, Any]]:
     """Every process's RNG states, in rank order (only rank 0 keeps the list)."""
     mine = rng_state()
@@ -153,20 +140,23 @@ def train(recipe: Recipe, out: str | Path, resume: bool = False, progress: bool 
         if recipe.batch_size % env.world:
             raise RecipeError(f"batch size {recipe.batch_size} does not split over {env.world} processes; "
                               f"choose a multiple of {env.world}")
-        status = check_run_dir(paths, recipe, resume)
-        if status == "done":
+        folder = RunFolder.open(paths.root, recipe.to_dict(), resume=resume, markers=(paths.recipe.name,),
+                                config=paths.recipe.name, free=RESUME_FREE, defaults=Recipe().to_dict(),
+                                writes=env.main, barrier=lambda: barrier(env))
+        if folder.finished:
             if env.main:
                 log.info("%s already finished; result.json unchanged", paths.root)
-            return read_json(paths.result)
-        return _Run(recipe, loaded, paths, env, device, progress, on_epoch_end).fit(status == "resume")
+            return folder.read_json(paths.result.name)
+        return _Run(recipe, loaded, paths, folder, env, device, progress, on_epoch_end).fit()
 
 
 class _Run:
     """The state of one training run in one process."""
 
-    def __init__(self, recipe: Recipe, loaded: LoadedGenotype, paths: RunPaths, env: DistEnv,
+    def __init__(self, recipe: Recipe, loaded: LoadedGenotype, paths: RunPaths, folder: RunFolder, env: DistEnv,
                  device: torch.device, progress: bool, on_epoch_end: EpochHook | None) -> None:
         self.recipe, self.loaded, self.paths, self.env, self.device = recipe, loaded, paths, env, device
+        self.folder = folder
         self.progress, self.on_epoch_end = progress and env.main, on_epoch_end
         self.settings = StepSettings(device, recipe.amp, recipe.channels_last, recipe.auxiliary_weight,
                                      recipe.label_smoothing, recipe.grad_clip)
@@ -191,20 +181,11 @@ class _Run:
 
         return train, sampler, gen, (shard(data.val) if data.val is not None else None), shard(data.test)
 
-    def _log_file(self) -> logging.Handler | None:
-        if not self.env.main:
-            return None
-        handler = logging.FileHandler(self.paths.root / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logging.getLogger().addHandler(handler)
-        return handler
-
     # -------------------------------------------------------------------- run
-    def fit(self, resume: bool) -> dict[str, Any]:
-        from torch.utils.tensorboard import SummaryWriter
-
+    def fit(self) -> dict[str, Any]:
+        """Train (from the last checkpoint when the folder is resumed), evaluate, write result.json."""
         t_start = time.perf_counter()
-        r, env, paths = self.recipe, self.env, self.paths
+        r, env, paths, folder = self.recipe, self.env, self.paths, self.folder
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = r.cudnn_benchmark
         if r.download and env.active and not env.main:
@@ -212,7 +193,7 @@ class _Run:
         data = build_data(r)
         if r.download and env.active and env.main:
             barrier(env)
-        seed_all(derive_seed(r.seed, _INIT_STREAM))  # the same initial weights in every process
+        seed_all(derive_seed(r.seed, seeds.TRAIN_INIT))  # the same initial weights in every process
         model = build_model(self.loaded, r, data.num_classes).to(self.device)
         if r.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -224,7 +205,7 @@ class _Run:
         train_loader, sampler, gen, val_loader, test_loader = self._loaders(data)
 
         start, history, before, best = 0, [], 0.0, None
-        ckpt = load_checkpoint(paths.last, self.device) if resume and paths.last.is_file() else None
+        ckpt = load_checkpoint(paths.last, self.device) if folder.resumed and paths.last.is_file() else None
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
@@ -236,22 +217,16 @@ class _Run:
             else:
                 log.warning("checkpoint from %d processes resumed on %d: data augmentation streams are reseeded, "
                             "so the continuation is not bit-identical", len(ckpt["rng"]), env.world)
-                seed_all(derive_seed(r.seed, _TRAIN_STREAM, env.rank, start))
+                seed_all(derive_seed(r.seed, seeds.TRAIN_STEPS, env.rank, start))
         else:
-            seed_all(derive_seed(r.seed, _TRAIN_STREAM, env.rank))
+            seed_all(derive_seed(r.seed, seeds.TRAIN_STEPS, env.rank))
 
-        if env.main:
-            paths.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(paths.recipe, yaml.safe_dump(r.to_dict(), sort_keys=False))
-            atomic_write_jsonl(paths.metrics, history)
-        handler = self._log_file()
-        writer = None
-        if env.main:  # on resumption, events after the checkpointed epoch are discarded
-            writer = SummaryWriter(str(paths.root / "tb"), purge_step=start + 1 if ckpt is not None else None)
+        folder.write_jsonl(paths.metrics.name, history)
+        purge = start + 1 if ckpt is not None else None  # on resumption, later events are discarded
         net: nn.Module = model
         if env.active:
             net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        try:
+        with folder.logging_to("train.log"), folder.tensorboard(purge) as writer:
             if env.main:
                 log.info("train %s (%s) recipe=%s epochs=%d batch=%d lr=%g params=%.3fM flops=%.1fM device=%s "
                          "processes=%d amp=%s channels_last=%s%s", self.loaded.text, self.loaded.space, r.name,
@@ -264,27 +239,21 @@ class _Run:
                 history.append(row)
                 rng = gather_rng(env)
                 if env.main:
-                    save_checkpoint(paths.last, {
+                    atomic_torch_save({
                         "model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
                         "scaler": scaler.state_dict(), "rng": rng, "epoch": epoch + 1, "history": history,
-                        "seconds": row["seconds"], "best": best})
-                    atomic_write_jsonl(paths.metrics, history)
+                        "seconds": row["seconds"], "best": best}, paths.last)
+                    folder.write_jsonl(paths.metrics.name, history)
                     self._report(writer, row)
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(epoch + 1)
             result = self._result(model, history, params, flops, best, test_loader)
             result["seconds"] = before + time.perf_counter() - t_start
+            folder.finish(result)
             if env.main:
-                atomic_write_json(paths.result, result)
                 log.info("final epoch %d: test top-1 %.2f%% top-5 %.2f%%, %.0fs", r.epochs, result["test_top1"],
                          result["test_top5"], result["seconds"])
             return result
-        finally:
-            if writer is not None:
-                writer.close()
-            if handler is not None:
-                logging.getLogger().removeHandler(handler)
-                handler.close()
 
     def _epoch(self, epoch: int, model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
                scaler: torch.amp.GradScaler, train_loader: DataLoader, sampler: DistributedSampler,
@@ -293,7 +262,7 @@ class _Run:
         """Train one epoch, then evaluate (validation for selection; test for reporting only)."""
         r, env = self.recipe, self.env
         sampler.set_epoch(epoch)
-        gen.manual_seed(derive_seed(r.seed, _LOADER_STREAM, env.rank, epoch))  # worker seeds
+        gen.manual_seed(derive_seed(r.seed, seeds.TRAIN_LOADER, env.rank, epoch))  # worker seeds
         drop = r.drop_path * epoch / r.epochs  # linear ramp (DARTS): 0 in the first epoch
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = drop
@@ -313,7 +282,7 @@ class _Run:
             if best is None or v["top1"] > best["val_top1"]:
                 best = {"epoch": epoch + 1, "val_top1": v["top1"]}
                 if env.main:
-                    save_checkpoint(self.paths.best, {"model": model.state_dict(), **best})
+                    atomic_torch_save({"model": model.state_dict(), **best}, self.paths.best)
         if (epoch + 1) % r.test_every == 0 or epoch + 1 == r.epochs:
             t = evaluate(model, test_loader, self.settings, env)
             row.update(test_loss=t["loss"], test_top1=t["top1"], test_top5=t["top5"])

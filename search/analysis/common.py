@@ -10,9 +10,9 @@ from typing import Any, Sequence
 
 import torch
 
+from runtime.io import atomic_write_text
 from scoring.proxies import PROXIES
 from train_final.data import DataSpec, build_dataset, num_classes_of
-from train_final.rundir import atomic_write_text
 
 from ..batches import Batch, BatchStream
 from ..config import ConfigError
@@ -47,15 +47,6 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise ConfigError("--seeds is empty; pass e.g. --seeds 0,1,2,3")
     return list(dict.fromkeys(seeds))
-
-
-def prepare_run_dir(out: str | Path) -> Path:
-    """A fresh run directory; an existing result is never overwritten."""
-    path = Path(out)
-    if (path / "result.json").exists():
-        raise ConfigError(f"run directory {path} already holds a result; choose another --out")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def scoring_batches(dataset_name: str, data_root: str | None, download: bool, batch_size: int, n: int,

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from scoring.proxies import get_proxy
@@ -36,13 +35,14 @@ from scoring.selection import orient
 from supernet.arch_state import ArchState
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig, SearchSpace
-from train_final.rundir import atomic_write_json, atomic_write_text
+from runtime.device import resolve_device
+from runtime.rundir import RunFolder
+from runtime.seeds import OP_SCORING_ALPHA, OP_SCORING_DATA, SUPERNET_INIT, derive_seed
 
-from ..batches import Batch, derive_seed
+from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import ConfigError, SearchConfig
-from ..zcpt import resolve_device
-from .common import parse_names, parse_proxies, parse_seeds, prepare_run_dir, scoring_batches, write_csv
+from .common import parse_names, parse_proxies, parse_seeds, scoring_batches, write_csv
 from .correlation import mean_defined, spearman
 from .plots import grouped_bars
 
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 ORACLES = ("best-acc", "avg-acc")
 PROXY_SCORERS = ("zc-pt", "disc-zc")
-_DATA, _ALPHA = 51, 52  # seed streams
 Scores = dict[str, dict[str, float]]  # edge -> op -> score
 
 
@@ -118,7 +117,7 @@ def edge_correlations(keep: Scores, oracle: Scores) -> list[float]:
 
 def darts_alpha_scores(space: SearchSpace, state: ArchState, supernet: torch.nn.Module, seed: int) -> Scores:
     """darts-alpha raw scores of A_0 with alphas drawn as DARTS initialises them (1e-3 * randn)."""
-    g = torch.Generator().manual_seed(derive_seed(seed, _ALPHA))
+    g = torch.Generator().manual_seed(derive_seed(seed, OP_SCORING_ALPHA))
     saved = dict(state.alphas)
     try:
         for e in state.edge_ids():
@@ -153,8 +152,7 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
         raise ConfigError(f"--metric {metric!r} is not a column of {bench.path} (columns: {', '.join(bench.columns)})")
     oracle = oracles(space, bench, metric)
     device = resolve_device(cfg.device)
-    run_dir = prepare_run_dir(out)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(asdict(cfg), sort_keys=False))
+    folder = RunFolder.open(out, asdict(cfg), resume=False, markers=("result.json",), resumable=False)
     base = space.default_net_config("supernet")
 
     names = [f"{s}({p})" for p in proxies for s in scorer_names] + (["darts-alpha"] if cfg.darts_alpha else [])
@@ -163,11 +161,11 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
     rows: list[list[Any]] = []
     for seed in tqdm(seeds, desc="seeds", disable=not progress):
         (batch,), num_classes = scoring_batches(cfg.dataset, cfg.data_root, cfg.download, cfg.batch_size, 1,
-                                                derive_seed(seed, _DATA), device)
+                                                derive_seed(seed, OP_SCORING_DATA), device)
         state = space.new_state()
         net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
                             num_classes=num_classes)
-        torch.manual_seed(derive_seed(seed, 0))  # the init stream of `opscore search` (search.zcpt.build_scoring)
+        torch.manual_seed(derive_seed(seed, SUPERNET_INIT))  # as `opscore search` builds A_0 (search.factory)
         supernet = space.build_supernet(state, net_cfg).to(device)
         for name in names:
             if name == "darts-alpha":
@@ -197,11 +195,11 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
         "supernet": {"channels": net_cfg.channels, "cells": net_cfg.cells}, "device": str(device),
         "darts_alpha_init": "alpha = 1e-3 * randn per edge (DARTS), softmax weights as scores",
     })
-    write_csv(run_dir / "op_scores.csv", ["seed", "scorer", "edge", "op", "raw", "keep", "best-acc", "avg-acc"], rows)
-    write_csv(run_dir / "op_scoring.csv", ["scorer", *ORACLES, "edges_defined"],
+    write_csv(folder.path("op_scores.csv"), ["seed", "scorer", "edge", "op", "raw", "keep", "best-acc", "avg-acc"], rows)
+    write_csv(folder.path("op_scoring.csv"), ["scorer", *ORACLES, "edges_defined"],
               [[n, result["best-acc"][n], result["avg-acc"][n], result["defined"]["best-acc"][n]] for n in names])
-    grouped_bars(run_dir / "op_scoring.png", {o: result[o] for o in ORACLES},
+    grouped_bars(folder.path("op_scoring.png"), {o: result[o] for o in ORACLES},
                  "Spearman rho (mean over edges and seeds)", f"op scoring on {cfg.space} A_0, seeds {cfg.seeds}")
     result["seconds"] = time.perf_counter() - t_start
-    atomic_write_json(run_dir / "result.json", result)
+    folder.finish(result)
     return result

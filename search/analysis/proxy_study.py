@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,19 +33,19 @@ from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
-from train_final.rundir import atomic_write_json
+from runtime.device import resolve_device
+from runtime.io import append_line
+from runtime.rundir import RunFolder
+from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
 
-from ..batches import Batch, derive_seed
+from ..batches import Batch
 from ..benchmarks import CsvBenchmark
-from ..config import ConfigError, open_run_dir
-from ..zcpt import resolve_device
+from ..config import ConfigError
 from .common import parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
 
 log = logging.getLogger(__name__)
-
-_SAMPLE, _INIT, _DATA = 41, 42, 43  # seed streams
 
 
 @dataclass
@@ -88,7 +87,7 @@ def sample_archs(bench: CsvBenchmark, k: int, seed: int) -> list[str]:
     archs = list(bench.rows)
     if k > len(archs):
         raise ConfigError(f"--sample {k} exceeds the {len(archs)} architectures of {bench.path}")
-    rng = np.random.default_rng(derive_seed(seed, _SAMPLE))
+    rng = np.random.default_rng(derive_seed(seed, PROXIES_SAMPLE))
     return [archs[i] for i in rng.choice(len(archs), size=k, replace=False)]
 
 
@@ -125,14 +124,6 @@ def _load_progress(path: Path, archs: list[str]) -> list[dict[str, Any]]:
     return done
 
 
-def _append_progress(path: Path, row: dict[str, Any]) -> None:
-    """One finished architecture, appended and synced (NaN/inf as Python's json writes them)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = True,
                     resume: bool = False) -> dict[str, Any]:
     """Score K sampled architectures with every chosen proxy; write the run directory; return result.json.
@@ -149,11 +140,12 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     genotypes = [space.parse_genotype(a) for a in archs]
     device = resolve_device(cfg.device)
     batches, num_classes = scoring_batches(cfg.dataset, cfg.data_root, cfg.download, cfg.batch_size, cfg.batches,
-                                           derive_seed(cfg.seed, _DATA), device)
+                                           derive_seed(cfg.seed, PROXIES_DATA), device)
     run_dir = Path(out)
-    if (run_dir / "result.json").exists():
+    if (run_dir / "result.json").exists():  # a finished study is never overwritten, resumed or not
         raise ConfigError(f"run directory {run_dir} already holds a finished result; choose another --out")
-    open_run_dir(run_dir, asdict(cfg), resume, (_PROGRESS,), ignored=frozenset({"out", "device"}))
+    folder = RunFolder.open(run_dir, asdict(cfg), resume=resume, markers=(_PROGRESS,), free=("out", "device"),
+                            defaults=asdict(ProxyStudyConfig()))
     base = space.default_net_config("validation")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
 
@@ -173,7 +165,7 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
                                               disable=not progress, initial=len(done))):
         if i < len(done):
             continue
-        torch.manual_seed(derive_seed(cfg.seed, _INIT, i))
+        torch.manual_seed(derive_seed(cfg.seed, PROXIES_INIT, i))
         arch_seconds: dict[str, float] = {}
         measured: TenasMeasure | None = None
         net = space.build_network(genotype, net_cfg).to(device)
@@ -192,10 +184,10 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
             seconds[n] += arch_seconds[n]
             scores[n].append(value)
         log.debug("%s: %s", arch, {n: scores[n][-1] for n in names})
-        _append_progress(run_dir / _PROGRESS, {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in names},
-                                               "seconds": arch_seconds,
-                                               "tenas": None if measured is None else [measured.ntk_cond,
-                                                                                       measured.regions]})
+        tenas = None if measured is None else [measured.ntk_cond, measured.regions]
+        row = {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in names}, "seconds": arch_seconds,
+               "tenas": tenas}
+        append_line(folder.path(_PROGRESS), json.dumps(row))
         del net
 
     columns = dict(scores)
@@ -219,10 +211,10 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
         extra = [[m.ntk_cond, float(m.regions), r] for m, r in zip(tenas_parts, columns["tenas_ranks"])]
     header.append(metric)
     rows = [[a, *[scores[n][i] for n in names], *(extra[i] if extra else []), acc[i]] for i, a in enumerate(archs)]
-    write_csv(run_dir / "scores.csv", header, rows)
+    write_csv(folder.path("scores.csv"), header, rows)
     titles = {n: f"{n}: rho={result['spearman'][n]:.3f} tau={result['kendall'][n]:.3f}" for n in columns}
-    scatter_grid(run_dir / "proxies.png", columns, acc, metric, titles)
+    scatter_grid(folder.path("proxies.png"), columns, acc, metric, titles)
     result["seconds"] = time.perf_counter() - t_start
-    atomic_write_json(run_dir / "result.json", result)
+    folder.finish(result)
     log.info("proxies on %d archs: %s", len(archs), {n: round(v, 3) for n, v in result["spearman"].items()})
     return result

@@ -1,6 +1,8 @@
 """Exception types that mean "the user asked for something that cannot work" (one-line errors)."""
 from __future__ import annotations
 
+from runtime.device import DeviceError
+from runtime.rundir import RunFolderError
 from scoring.scorers.base import ScorerSetupError
 from scoring.selection import ScoringError
 from supernet.arch_state import ArchStateError
@@ -15,6 +17,6 @@ from ..supernet_train.checkpoint import SupernetCheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError, ScoringError, RecipeError,
-    SupernetCheckpointError, ScorerSetupError,
+    SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
     FileNotFoundError, PermissionError, IsADirectoryError,
 )

@@ -12,6 +12,7 @@ from supernet.mixing import MIXING
 from supernet.spaces import SPACES
 
 from ..orders import ORDERS
+from ..strategies import STRATEGIES
 from ..supernet_train.architects import ARCHITECTS
 
 
@@ -22,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for title, reg in (("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
+    for title, reg in (("strategies", STRATEGIES), ("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
                        ("orders", ORDERS), ("mixing", MIXING), ("supernet training methods", ARCHITECTS),
                        ("TSE estimators", TSE_ESTIMATORS)):
         print(f"{title}: {', '.join(reg.names())}")

@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search an architecture (Zero-Cost-PT by default)",
                        description="Search an architecture; settings from --config YAML, then flags.")
     p.add_argument("--config", help="YAML file of settings (see configs/)")
+    p.add_argument("--strategy", help="search strategy (opscore list; default zcpt)")
     p.add_argument("--space", help="search space (opscore list)")
     p.add_argument("--scorer", help="operation scorer: zc-pt, disc-zc, darts-alpha, darts-pt, disc-acc, ...")
     p.add_argument("--proxy", help="zero-cost proxy: nwot, ...")

@@ -3,13 +3,12 @@
 supernet.pt (format 'opscore-supernet', version 1) holds what scorers and searches need: the space
 (name, options, candidates per edge), the net config, the method and its mixing rules, the weights,
 the alphas, the arch state, and the train/validation split (so a search scores on the held-out half).
-Both files are written atomically (temporary file + rename).
+Both files are written atomically (runtime.io.atomic_torch_save).
 """
 from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,6 @@ FORMAT, VERSION = "opscore-supernet", 1
 
 class SupernetCheckpointError(ValueError):
     """A --supernet file that is missing, unreadable, or not a supernet written by train-supernet."""
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def safe_load(path: str | os.PathLike, what: str, map_location: str | torch.device = "cpu") -> Any:

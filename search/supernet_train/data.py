@@ -7,11 +7,11 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..batches import derive_seed
+from runtime import seeds
+from runtime.seeds import derive_seed
+
 from ..config import ConfigError
 from .architects import Batch
-
-_SPLIT_STREAM = 11
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Split:
 
     def indices(self) -> tuple[list[int], list[int]]:
         """(train indices, validation indices)."""
-        perm = torch.randperm(self.size, generator=torch.Generator().manual_seed(derive_seed(self.seed, _SPLIT_STREAM)))
+        perm = torch.randperm(self.size, generator=torch.Generator().manual_seed(derive_seed(self.seed, seeds.SUPERNET_SPLIT)))
         k = min(max(int(round(self.size * self.portion)), 1), self.size - 1)
         return perm[:k].tolist(), perm[k:].tolist()
 

@@ -21,28 +21,24 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from runtime.device import resolve_device
+from runtime.rundir import RunFolder
+from runtime.seeds import TRAIN_SUPERNET_EPOCH, TRAIN_SUPERNET_INIT, derive_seed
 from scoring.scorers.darts_alpha import argmax_genotype, candidate_weights
 from supernet.arch_state import ArchState
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig, SearchSpace
 from train_final.data import DataSpec, build_dataset, num_classes_of
-from train_final.rundir import atomic_write_json, atomic_write_jsonl
 
-from ..batches import derive_seed
 from ..benchmarks import open_benchmark
-from ..config import open_run_dir
-from ..zcpt import resolve_device
 from .architects import ARCHITECTS, Architect, ArchSettings
-from .checkpoint import FORMAT, VERSION, atomic_torch_save, safe_load
+from .checkpoint import FORMAT, VERSION, safe_load
 from .config import SupernetTrainConfig
 from .data import Split, check_split, cycle, loader
 from .heatmap import heatmap_image
 from .trainer import SupernetTrainer, WeightSettings, evaluate, init_alphas, move
 
 log = logging.getLogger(__name__)
-
-_INIT_STREAM, _EPOCH_STREAM = 0, 21
-
 
 def arch_settings(cfg: SupernetTrainConfig) -> ArchSettings:
     """The architect's settings from a training config."""
@@ -58,7 +54,7 @@ def build_training(space: SearchSpace, cfg: SupernetTrainConfig, num_classes: in
     base = space.default_net_config("supernet")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
                         num_classes=num_classes, mixing=arch_cls.mixing)
-    torch.manual_seed(derive_seed(cfg.seed, _INIT_STREAM))
+    torch.manual_seed(derive_seed(cfg.seed, TRAIN_SUPERNET_INIT))
     alphas = init_alphas(state, cfg.alpha_init_std, device)  # before building: mixed ops read state.alphas
     model = space.build_supernet(state, net_cfg).to(device)
     if cfg.channels_last:
@@ -82,14 +78,6 @@ def supernet_record(space: SearchSpace, cfg: SupernetTrainConfig, state: ArchSta
             "epoch": epoch, "epochs": cfg.resolved_epochs(), "config": cfg.to_dict()}
 
 
-def _prepare_dir(out: Path, cfg: SupernetTrainConfig, resume: bool) -> dict[str, Any] | None:
-    """Create or reopen the run directory; returns the training checkpoint to continue from."""
-    open_run_dir(out, cfg.to_dict(), resume, ("checkpoint.pt", "result.json"))
-    if (out / "checkpoint.pt").exists():
-        return safe_load(out / "checkpoint.pt", "training checkpoint")
-    return None
-
-
 def _weights_table(state: ArchState, mixing: str) -> dict[str, dict[str, float]]:
     return {e: candidate_weights(state, e, mixing) for e in state.edge_ids()}
 
@@ -108,8 +96,6 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     `space` and `dataset` replace the registered space and the configured data (tests, programmatic
     use); `on_step(epoch, step)` is called after every training step.
     """
-    from torch.utils.tensorboard import SummaryWriter
-
     t_start = time.perf_counter()
     cfg = dataclasses.replace(cfg, epochs=cfg.resolved_epochs()).validate()
     out = Path(out)
@@ -123,12 +109,10 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     check_split(split, cfg.batch_size)
     train_idx, valid_idx = split.indices()
     device = resolve_device(cfg.device)
-    ckpt = _prepare_dir(out, cfg, resume)
-    handler = logging.FileHandler(out / "train.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
-    writer = SummaryWriter(str(out / "tb"))
-    try:
+    folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=("checkpoint.pt", "result.json"),
+                            defaults=dataclasses.asdict(SupernetTrainConfig()))
+    ckpt = safe_load(folder.path("checkpoint.pt"), "training checkpoint") if folder.exists("checkpoint.pt") else None
+    with folder.logging_to("train.log"), folder.tensorboard() as writer:
         state, model, trainer, net_cfg = build_training(space, cfg, num_classes, device)
         arch: Architect = trainer.architect  # type: ignore[assignment]
         history: list[dict[str, Any]] = []
@@ -144,8 +128,8 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
         n_eval = len(eval_loader) if cfg.eval_batches is None else min(cfg.eval_batches, len(eval_loader))
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
-            torch.manual_seed(derive_seed(cfg.seed, _EPOCH_STREAM, epoch))  # augmentation, Dirichlet samples
-            bs, seeds = cfg.batch_size, [derive_seed(cfg.seed, _EPOCH_STREAM, epoch, k) for k in (1, 2)]
+            torch.manual_seed(derive_seed(cfg.seed, TRAIN_SUPERNET_EPOCH, epoch))  # augmentation, Dirichlet samples
+            bs, seeds = cfg.batch_size, [derive_seed(cfg.seed, TRAIN_SUPERNET_EPOCH, epoch, k) for k in (1, 2)]
             tl = loader(train_ds, train_idx, bs, seeds[0], cfg.workers)
             vl = loader(train_ds, valid_idx, bs, seeds[1], cfg.workers)
             bar = tqdm(tl, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
@@ -165,11 +149,10 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
             if benchmark is not None:
                 row["benchmark"] = benchmark.lookup(genotype)
             history.append(row)
-            atomic_torch_save({"epoch": epoch + 1, "trainer": trainer.state_dict(), "history": history,
-                               "config": cfg.to_dict()}, out / "checkpoint.pt")
-            atomic_torch_save(supernet_record(space, cfg, state, net_cfg, trainer, split, epoch + 1),
-                              out / "supernet.pt")
-            atomic_write_jsonl(out / "history.jsonl", history)
+            folder.save_torch("checkpoint.pt", {"epoch": epoch + 1, "trainer": trainer.state_dict(),
+                                                "history": history, "config": cfg.to_dict()})
+            folder.save_torch("supernet.pt", supernet_record(space, cfg, state, net_cfg, trainer, split, epoch + 1))
+            folder.write_jsonl("history.jsonl", history)
             _log_epoch(writer, row, weights)
             log.info("epoch %d/%d: %s", epoch + 1, epochs, {k: v for k, v in row.items() if k != "weights"})
         last = history[-1]
@@ -184,12 +167,8 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
         if "benchmark" in last:
             result["benchmark"] = last["benchmark"]
         result["seconds"] = time.perf_counter() - t_start
-        atomic_write_json(out / "result.json", result)
+        folder.finish(result)
         return result
-    finally:
-        writer.close()
-        logging.getLogger().removeHandler(handler)
-        handler.close()
 
 
 def _log_epoch(writer: Any, row: dict[str, Any], weights: dict[str, dict[str, float]]) -> None:

@@ -1,0 +1,98 @@
+"""Search strategy contract: a run is the stages prepare -> propose -> validate -> report.
+
+The driver (search.run) opens the run folder, the data, the device and the benchmark, hands them to
+the strategy in a `SearchContext`, and writes what `report` returns as result.json. A new strategy is
+one module defining a `Strategy` subclass registered in STRATEGIES; nothing else changes.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch.utils.data import Dataset
+
+from runtime.rundir import RunFolder
+from scoring.selection import best
+from supernet.registry import Registry
+from supernet.spaces.base import SearchSpace
+
+from ..benchmarks import Benchmark
+from ..config import SearchConfig
+from ..distributed import Workers
+
+
+@dataclass
+class SearchContext:
+    """What every stage of a search receives (built once by the driver)."""
+
+    settings: SearchConfig
+    folder: RunFolder
+    workers: Workers
+    space: SearchSpace
+    dataset: Dataset
+    num_classes: int
+    device: torch.device
+    benchmark: Benchmark | None = None
+    progress: bool = True
+    writer: Any = None                 # TensorBoard writer (writes nothing on ranks other than 0)
+    started: float = field(default_factory=time.perf_counter)  # clock of the whole search
+
+    @property
+    def show_progress(self) -> bool:
+        """Progress bars on the main process only."""
+        return self.progress and self.workers.is_main
+
+    def carry(self, seconds: float) -> None:
+        """Count `seconds` that an interrupted run spent and checkpointed in the search's time."""
+        self.started -= seconds
+
+    def seconds(self) -> float:
+        """Seconds of the search so far, checkpointed time of interrupted runs included."""
+        return time.perf_counter() - self.started
+
+
+class Strategy(ABC):
+    """Base of every search strategy; `markers` are the run-folder files that show an earlier run."""
+
+    name: ClassVar[str] = ""
+    markers: ClassVar[tuple[str, ...]] = ("result.json",)
+
+    def check(self, settings: SearchConfig) -> None:
+        """Fail early, before data is loaded, on settings this strategy cannot use (names, ranges)."""
+
+    def prepare(self, ctx: SearchContext) -> None:
+        """Build what the later stages share (supernet, scorer, proxy, ...); nothing by default."""
+
+    @abstractmethod
+    def propose(self, ctx: SearchContext) -> list[str]:
+        """The candidate genotypes (space text format), unique, in the order they were found."""
+
+    @abstractmethod
+    def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
+        """A score per candidate, higher is better (NaN rule of scoring.selection)."""
+
+    def report(self, ctx: SearchContext, candidates: list[str], scores: Mapping[str, float]) -> dict[str, Any]:
+        """result.json's content: the winner and what every search records; strategies add their details."""
+        winner = best({g: scores[g] for g in candidates}, "validation")
+        s = ctx.settings
+        result: dict[str, Any] = {
+            "strategy": s.strategy, "space": s.space, "seed": s.seed, "genotype": winner,
+            "genotype_json": ctx.space.genotype_to_json(ctx.space.parse_genotype(winner)),
+            "validation_score": scores[winner], "unique_candidates": len(candidates),
+            "device": str(ctx.device), "workers": ctx.workers.world,
+        }
+        result.update(self.details(ctx))
+        if ctx.benchmark is not None:
+            result["benchmark"] = ctx.benchmark.lookup(winner)
+            result["benchmark_source"] = ctx.benchmark.source
+        return result
+
+    def details(self, ctx: SearchContext) -> dict[str, Any]:
+        """Strategy-specific entries of result.json (settings it used, counts, times)."""
+        return {}
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")

@@ -1,0 +1,173 @@
+"""The `zcpt` strategy: Zero-Cost-PT (Xiang et al. 2023, Section 4.1) as the stages of a search.
+
+propose: N proposal iterations from the same untrained A_0, each deciding every edge in the edge
+order with the operation scorer (search.zcpt.propose); validate: each unique candidate as a fresh
+stand-alone network, the proxy summed over V minibatches (search.zcpt.validation_scores).
+
+Checkpoints in the run folder: proposals.json (finished iterations), proposal_steps.json (the decision
+steps of the running iteration, for scorers that keep no state between decisions), decisions.jsonl,
+validation.json (totals of the candidates validated so far and their seconds). `--resume` continues
+from them and ends exactly as the uninterrupted run (each iteration has its own seeded batch stream and
+order RNG, a replayed step ends with the recorded RNG state, every candidate is validated from the same
+seed), counting the seconds they record.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from runtime import seeds
+from runtime.rundir import RunFolderError
+from runtime.seeds import derive_seed
+from scoring.proxies import PROXIES
+from scoring.scorers import SCORERS
+from supernet.mixing import MIXING
+from supernet.spaces.base import NetConfig
+
+from ..batches import BatchStream
+from ..config import SearchConfig
+from ..factory import build_scoring
+from ..orders import ORDERS
+from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose, validation_scores
+from .base import STRATEGIES, SearchContext, Strategy
+
+log = logging.getLogger(__name__)
+
+PROPOSALS, STEPS, DECISIONS, VALIDATION = "proposals.json", "proposal_steps.json", "decisions.jsonl", "validation.json"
+
+
+def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], float]:
+    """The validation totals and seconds an interrupted run saved; a file of the earlier plain
+    {genotype: total} layout is read as totals with unknown (zero) seconds, so its work is not redone."""
+    saved = data or {}
+    if "totals" not in saved and all(isinstance(v, (int, float)) for v in saved.values()):
+        return {g: float(v) for g, v in saved.items()}, 0.0
+    return dict(saved.get("totals", {})), float(saved.get("seconds", 0.0))
+
+
+@STRATEGIES.register("zcpt")
+class ZeroCostPT(Strategy):
+    """Zero-Cost-PT: proposals by an operation scorer and an edge order, validation by a proxy sum."""
+
+    markers = (PROPOSALS, "result.json")
+
+    def check(self, settings: SearchConfig) -> None:
+        """The scorer, order, proxy and mixing rule are registered."""
+        SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy)
+        MIXING.get(settings.mixing)
+
+    def prepare(self, ctx: SearchContext) -> None:
+        """Supernet A_0, scorer and proxy; the proposals an interrupted run finished."""
+        s = ctx.settings
+        self.state, self.supernet, self.scorer, self.proxy = build_scoring(s, ctx.space, ctx.device, ctx.num_classes)
+        self.a0 = self.state.snapshot()
+        done = [Proposal(**p) for p in ctx.folder.read_json(PROPOSALS, [])] if ctx.workers.is_main else []
+        self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
+        self.proposals: list[Proposal] = []
+        self.validation_seconds = 0.0
+
+    # ------------------------------------------------------------------ propose
+    def _step_checkpoint(self, ctx: SearchContext, iteration: int) -> tuple[list[dict], Callable[[dict], None]]:
+        """The step records of `iteration` saved by an interrupted run (if any), and the sink that saves them."""
+        saved = ctx.folder.read_json(STEPS, {})
+        steps: list[dict] = list(saved.get("steps", [])) if saved.get("iteration") == iteration else []
+        if steps:
+            log.info("proposal %d: resuming after %d recorded decision steps", iteration, len(steps))
+
+        def record(step: dict) -> None:
+            steps.append(step)
+            ctx.folder.write_json(STEPS, {"iteration": iteration, "steps": steps})
+        return list(steps), record
+
+    def propose(self, ctx: SearchContext) -> list[str]:
+        s, folder, workers, done = ctx.settings, ctx.folder, ctx.workers, self.done
+        old_rows = [r for r in folder.read_jsonl(DECISIONS) if r["iteration"] < len(done)] if done else []
+        sequential = workers.world == 1
+        decisions = DecisionLog((lambda rows: folder.write_jsonl(DECISIONS, rows)) if sequential else None)
+        decisions.rows = old_rows if sequential else []
+        log.info("search %s: strategy=zcpt space=%s scorer=%s proxy=%s order=%s N=%d V=%d batch=%d seed=%d "
+                 "device=%s bn=%s workers=%d", folder.root, s.space, s.scorer, s.proxy, s.order, s.iterations,
+                 s.validation_batches, s.batch_size, s.seed, ctx.device, s.bn_mode, workers.world)
+        proposals = list(done)
+        ctx.carry(sum(p.seconds for p in done))
+        stepwise = sequential and self.scorer.replayable
+        with self.scorer.session():  # hooks attached once per search
+            for i in tqdm(workers.mine(list(range(len(done), s.iterations))), desc="proposal",
+                          disable=not ctx.show_progress):
+                torch.manual_seed(derive_seed(s.seed, seeds.PROPOSAL, i, 2))  # augmentation / noise ops
+                stream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.PROPOSAL, i), ctx.device,
+                                     s.channels_last)
+                replay, record = self._step_checkpoint(ctx, i) if stepwise else ([], None)
+                ctx.carry(checkpointed_seconds(replay))
+                try:
+                    p = propose(ctx.space, self.scorer, self.state, self.a0, s.order, stream, s.seed, i, decisions,
+                                replay, record)
+                except ReplayMismatch as e:
+                    raise RunFolderError(f"cannot resume {folder.root}: {e} (the code or data changed since the run "
+                                         f"was interrupted); delete {folder.path(STEPS)} to redo that iteration") \
+                        from None
+                proposals.append(p)
+                if sequential:
+                    folder.write_json(PROPOSALS, [asdict(q) for q in proposals])
+                    if folder.writes:
+                        folder.path(STEPS).unlink(missing_ok=True)
+                    ctx.writer.add_scalar("proposal/seconds", p.seconds, i)
+                log.info("proposal %d: %s (%.1fs, %d evaluations)", i, p.genotype, p.seconds, p.evaluations)
+        if not sequential:
+            mine = sorted(workers.gather(proposals[len(done):]), key=lambda q: q.iteration)
+            proposals = list(done) + mine
+            rows = sorted(workers.gather(decisions.rows), key=lambda r: r["iteration"])  # stable: steps stay ordered
+            folder.write_json(PROPOSALS, [asdict(q) for q in proposals])
+            folder.write_jsonl(DECISIONS, old_rows + rows)
+            for q in mine:
+                ctx.writer.add_scalar("proposal/seconds", q.seconds, q.iteration)
+        self.proposals = proposals
+        return list(dict.fromkeys(p.genotype for p in proposals))
+
+    # ------------------------------------------------------------------ validate
+    def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
+        s, folder, workers = ctx.settings, ctx.folder, ctx.workers
+        t_val = time.perf_counter()
+        torch.manual_seed(derive_seed(s.seed, seeds.VALIDATION, 1))
+        vstream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.VALIDATION), ctx.device,
+                              s.channels_last)
+        batches = vstream.take(s.validation_batches)
+        base = ctx.space.default_net_config("validation")
+        net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
+                            num_classes=ctx.num_classes)
+        sequential = workers.world == 1
+        done, carried = read_validation_checkpoint(folder.read_json(VALIDATION)) if sequential else ({}, 0.0)
+        ctx.carry(carried)
+        t_val -= carried  # validation seconds spent before a kill count
+        if done:
+            log.info("validation: %d of %d candidates already scored (%s)", sum(g in done for g in candidates),
+                     len(candidates), VALIDATION)
+        sink = (lambda t: folder.write_json(VALIDATION, {"totals": t, "seconds": time.perf_counter() - t_val})
+                ) if sequential else None
+        mine = validation_scores(ctx.space, workers.mine(candidates), self.proxy, batches, net_cfg, s.seed,
+                                 ctx.device, lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress),
+                                 s.channels_last, done, sink)
+        totals = dict(workers.gather(list(mine.items())))
+        self.validation_seconds = time.perf_counter() - t_val
+        for k, g in enumerate(candidates):
+            ctx.writer.add_scalar("validation/score", totals[g], k)
+        folder.write_json("candidates.json", [{"genotype": g, "proposed": sum(p.genotype == g for p in self.proposals),
+                                               "validation_score": totals[g]} for g in candidates])
+        return {g: totals[g] for g in candidates}
+
+    # ------------------------------------------------------------------ report
+    def details(self, ctx: SearchContext) -> dict[str, Any]:
+        s, first = ctx.settings, self.proposals[0]
+        out: dict[str, Any] = {
+            "scorer": s.scorer, "proxy": s.proxy, "order": s.order, "N": s.iterations, "V": s.validation_batches,
+            "batch_size": s.batch_size, "bn_mode": s.bn_mode, "perturbations_per_iteration": first.evaluations,
+            "proposal_seconds": [p.seconds for p in self.proposals], "validation_seconds": self.validation_seconds,
+        }
+        if ctx.space.topology_groups():
+            out["topology_perturbations_per_iteration"] = first.topology_evaluations
+        return out
