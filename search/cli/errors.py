@@ -1,6 +1,7 @@
 """Exception types that mean "the user asked for something that cannot work" (one-line errors)."""
 from __future__ import annotations
 
+from runtime.settings import SettingsError
 from scoring.scorers.base import ScorerSetupError
 from scoring.selection import ScoringError
 from supernet.arch_state import ArchStateError
@@ -14,7 +15,7 @@ from ..config import ConfigError
 from ..supernet_train.checkpoint import SupernetCheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError, ScoringError, RecipeError,
-    SupernetCheckpointError, ScorerSetupError,
+    SettingsError, ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError,
+    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError,
     FileNotFoundError, PermissionError, IsADirectoryError,
 )
