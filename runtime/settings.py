@@ -86,6 +86,16 @@ def _fits(tp: Any, value: Any) -> bool:
     return isinstance(value, tp) if isinstance(tp, type) else True
 
 
+def _fix(name: str, tp: Any, value: Any, default: Any) -> str:
+    """How to write a value of type `tp` instead of the wrong `value`."""
+    if tp is str:
+        return "quote it"
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return f"write it as {int(value)}, without the decimal point"
+    fix = "write true or false" if tp is bool else f"give {_kind(tp)} such as {_example(name, tp, default)}"
+    return fix + (", without quotes" if isinstance(value, str) else "")
+
+
 def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> Any:
     """`value` as the field's type, or a SettingsError naming the setting, the source and the fix."""
     name, default, choices = field.name, field.default, field.metadata.get("choices")
@@ -98,16 +108,8 @@ def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> An
     if inner is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
         return float(value)
     if not _fits(inner, value):
-        fix = f"give {_kind(inner)} such as {_example(name, inner, default)}"
-        if inner is bool:
-            fix = "write true or false"
-        if inner is int and isinstance(value, float) and value.is_integer():
-            fix = f"write it as {int(value)}, without the decimal point"
-        elif inner is str:
-            fix = "quote it"
-        elif isinstance(value, str):
-            fix += ", without quotes"
-        raise SettingsError(f"{name} must be {_kind(inner)}, got {value!r} ({source}); {fix}")
+        raise SettingsError(f"{name} must be {_kind(inner)}, got {value!r} ({source}); "
+                            f"{_fix(name, inner, value, default)}")
     if choices is not None and value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r} ({source}); "
                             f"choose one of them")
