@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-import yaml
+from runtime.settings import SettingsError, setting
+
+BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
 
 
-
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A configuration value or file that cannot work; the message names the fix."""
 
 
@@ -18,38 +18,44 @@ class ConfigError(ValueError):
 class SearchConfig:
     """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores)."""
 
-    strategy: str = "zcpt"          # search strategy (search.strategies)
-    space: str = "nb201"
-    scorer: str = "zc-pt"
-    proxy: str = "nwot"
-    order: str = "random"
-    iterations: int = 10            # N proposal iterations
-    validation_batches: int = 100   # V minibatches in the validation stage
-    batch_size: int = 64
-    seed: int = 0
-    bn_mode: str = "eval"           # proxies: 'eval' running statistics (measured better) or 'batch' statistics
-    mixing: str = "uniform"         # mixing rule of the supernet's mixed ops
-    augment: bool = False           # augment the scoring minibatches (crop + flip)
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    download: bool = False
-    benchmark_table: str | None = None
-    nats_bench: str | None = None
-    device: str = "auto"
-    channels_last: bool = True      # NHWC memory layout for supernet, networks and batches (faster convs)
-    batched: bool | None = None     # score all ops of an edge in one grouped forward (unset: on for CUDA)
-    channels: int | None = None     # supernet width (space default when unset)
-    cells: int | None = None        # supernet depth (space default when unset)
-    val_channels: int | None = None  # stand-alone validation network width
-    val_cells: int | None = None
-    include_none: bool | None = None  # darts: 'none' among the candidates (space default, off, when unset)
-    supernet: str | None = None     # checkpoint of a trained supernet (training-based scorers)
-    tune_epochs: float = 5.0        # darts-pt/disc-acc: supernet fine-tuning epochs after each decision (DARTS-PT: 5)
-    tune_lr: float = 0.0025         # darts-pt/disc-acc: fine-tuning learning rate (DARTS-PT: lr/10, constant)
-    fix_alpha: bool = False         # darts-pt/disc-acc: alphas stay fixed while fine-tuning (DARTS-PT "fix alpha")
-    disc_tune_epochs: float = 0.0   # disc-acc: fine-tuning epochs of each discretized supernet before scoring
-    accuracy_batches: int | None = None  # darts-pt/disc-acc: validation minibatches (None: the whole held-out half)
-    out: str | None = None
+    strategy: str = setting("zcpt", "search strategy (opscore list)")
+    space: str = setting("nb201", "search space (opscore list)")
+    scorer: str = setting("zc-pt", "operation scorer: zc-pt, disc-zc, darts-alpha, darts-pt, disc-acc, ...")
+    proxy: str = setting("nwot", "zero-cost proxy: nwot, ...")
+    order: str = setting("random", "edge order: fixed, random, ...")
+    iterations: int = setting(10, "proposal iterations N", short="-N")
+    validation_batches: int = setting(100, "validation minibatches V", short="-V")
+    batch_size: int = setting(64, "minibatch size")
+    seed: int = setting(0, "random seed of the run")
+    bn_mode: str = setting("eval", "BN statistics while scoring: 'eval' running statistics (measured better) or "
+                                   "'batch' statistics", choices=BN_MODES)
+    mixing: str = setting("uniform", "mixing rule of the supernet: uniform, softmax, softmax-fixed, sum")
+    augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
+    dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    download: bool = setting(False, "allow downloading CIFAR")
+    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (NB201)")
+    nats_bench: str | None = setting(None, "NATS-Bench topology archive (needs opscore[bench])")
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
+                                        "on CPU and GPU)")
+    batched: bool | None = setting(None, "score all ops of an edge in one grouped forward (default: on with CUDA)")
+    channels: int | None = setting(None, "supernet width (default: the space's)")
+    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)")
+    val_channels: int | None = setting(None, "validation network width (default: the space's)")
+    val_cells: int | None = setting(None, "validation network depth (default: the space's)")
+    include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's, excluded as "
+                                              "in DARTS-PT)")
+    supernet: str | None = setting(None, "trained supernet checkpoint RUN_DIR/supernet.pt (opscore train-supernet; "
+                                         "training-based scorers)")
+    tune_epochs: float = setting(5.0, "darts-pt/disc-acc: supernet fine-tuning epochs after each decision (DARTS-PT: 5)")
+    tune_lr: float = setting(0.0025, "darts-pt/disc-acc: fine-tuning learning rate (DARTS-PT: lr/10, constant)")
+    fix_alpha: bool = setting(False, "darts-pt/disc-acc: keep the alphas fixed while fine-tuning (DARTS-PT fix-alpha)")
+    disc_tune_epochs: float = setting(0.0, "disc-acc: fine-tune each discretized supernet for this many epochs "
+                                           "before scoring")
+    accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy (default: "
+                                                 "the whole held-out half)")
+    out: str | None = setting(None, "run directory (default: runs/search-<time>)")
 
     def validate(self) -> "SearchConfig":
         """Range checks that need no registry (names are checked where they are resolved)."""
@@ -75,27 +81,3 @@ class SearchConfig:
         return {} if self.include_none is None else {"include_none": self.include_none}
 
 
-def load_config(path: str | None, overrides: Mapping[str, Any], cls: type = SearchConfig) -> Any:
-    """Defaults, then the YAML file, then non-None overrides; unknown keys are errors."""
-    values: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of settings")
-        values.update({str(k).replace("-", "_"): v for k, v in data.items()})
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        cfg = cls(**values)
-    except TypeError as e:
-        raise ConfigError(str(e)) from None
-    return cfg.validate()

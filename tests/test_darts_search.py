@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -10,8 +9,8 @@ import torch
 
 from scoring.scorers.base import OperationScorer, ScoringContext
 from search.cli import build_parser, main
-from search.cli.common import overrides
-from search.config import SearchConfig, load_config
+from runtime.settings import given, load_settings
+from search.config import SearchConfig
 from search.run import run_search
 from search.zcpt import DecisionLog, propose
 from supernet.spaces import get_space
@@ -186,7 +185,7 @@ def test_only_scorers_without_state_between_decisions_are_replayable():
 
 def test_include_none_flag_reaches_the_space(tmp_path, capsys):
     args = build_parser().parse_args(["search", "--space", "darts", "--include-none"])
-    cfg = load_config(None, overrides(args, [f.name for f in fields(SearchConfig)]), SearchConfig)
+    cfg = load_settings(SearchConfig, None, given(args, SearchConfig))
     assert cfg.include_none is True and cfg.space_options() == {"include_none": True}
     space = get_space(cfg.space, **cfg.space_options())
     assert all(ops[0] == "none" for ops in space.candidates().values())

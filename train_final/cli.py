@@ -14,55 +14,30 @@ import yaml
 
 from runtime.device import DeviceError
 from runtime.rundir import RunFolderError
+from runtime.settings import SettingsError, add_flags, check_values, given
 from supernet.registry import UnknownNameError
 from supernet.spaces.base import GenotypeError
 
-from .data import DATASETS, DataError
+from .data import DataError
 from .genotypes import LoadedGenotype, load_genotype, parse_in_space
-from .recipe import AMP_MODES, Recipe, RecipeError, load_recipe, make_recipe, read_yaml_mapping
+from .recipe import Recipe, RecipeError, load_recipe, make_recipe, read_yaml_mapping
 from .run import RunPaths, train
 
 # user mistakes: one line on stderr, exit status 2, no traceback
-USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, DataError, GenotypeError, UnknownNameError,
-                                                RunFolderError, DeviceError,
-                                                FileNotFoundError, PermissionError, IsADirectoryError)
-# flag -> recipe key (the flags a user most often changes; --set reaches every other setting)
-FLAG_KEYS = ("dataset", "data_root", "download", "epochs", "channels", "cells", "batch_size", "lr",
-             "weight_decay", "drop_path", "auxiliary_weight", "cutout", "label_smoothing", "grad_clip",
-             "val_split", "amp", "channels_last", "image_size", "workers", "seed", "device", "test_every")
+USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, SettingsError, DataError, GenotypeError,
+                                                UnknownNameError, RunFolderError, DeviceError, FileNotFoundError,
+                                                PermissionError, IsADirectoryError)
 DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of the train command."""
+    """The flags of the train command: the Recipe fields with a flag, and --set for the others."""
     p.add_argument("--genotype", help="RUN_DIR (its result.json), FILE, or a DARTS Genotype(...) / DARTS_V2 / "
                                       "NB201 arch / NB-Macro 8-digit string")
     p.add_argument("--recipe", help="cifar10-darts | imagenet-darts | cifar10-nb201 | cifar10-nb-macro, or a YAML "
                                     "file (default: the space's own recipe)")
-    p.add_argument("--dataset", help=" | ".join(DATASETS))
-    p.add_argument("--data-root", help="data folder (imagenet/imagefolder: train/ and test/ or val/ of class folders)")
-    p.add_argument("--download", action="store_true", default=None, help="allow downloading CIFAR")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--channels", type=int, help="initial channels C")
-    p.add_argument("--cells", type=int, help="cells (DARTS: total; NB201: per stage)")
-    p.add_argument("--batch-size", type=int, help="global batch size (split over the processes)")
-    p.add_argument("--lr", type=float, help="learning rate at the recipe's reference batch")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--drop-path", type=float, help="final drop-path probability (ramped linearly)")
-    p.add_argument("--auxiliary-weight", type=float, help="auxiliary head loss weight (0: no head)")
-    p.add_argument("--cutout", type=int, help="cutout side (0: off)")
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--val-split", type=float,
-                   help="hold out this fraction (< 1) or number of training images for model selection")
-    p.add_argument("--amp", choices=AMP_MODES, help="mixed precision")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="channels-last memory format")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--workers", type=int, help="data-loader processes per training process")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto (CUDA when present) | cpu | cuda | cuda:N")
-    p.add_argument("--test-every", type=int, help="evaluate the test set every k epochs (always after the last)")
+    add_flags(p.add_argument_group("recipe settings", "override the recipe; the defaults shown are the built-in "
+                                                      "ones, which the recipe file replaces"), Recipe)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other recipe setting, e.g. --set schedule=exp (repeatable)")
     p.add_argument("--out", help="run directory (default: runs/train-<time>)")
@@ -71,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """`KEY=VALUE` pairs, values read as YAML scalars (numbers, true/false, null, text)."""
+    """`KEY=VALUE` pairs, values read as YAML scalars (numbers, true/false, null, text) and type-checked
+    against the Recipe fields."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -81,7 +57,10 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
             out[key.strip().replace("-", "_")] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError:
             raise RecipeError(f"--set {item!r}: the value is not a YAML scalar") from None
-    return out
+    try:
+        return check_values(Recipe, out, "--set")
+    except SettingsError as e:
+        raise RecipeError(str(e)) from None
 
 
 def default_recipe(space: str) -> str:
@@ -95,7 +74,7 @@ def default_recipe(space: str) -> str:
 
 def resolve(args: argparse.Namespace, out: str) -> Recipe:
     """Genotype + recipe + overrides; on --resume the saved recipe.yaml fills what the flags leave out."""
-    overrides = {**parse_set(args.set), **{k: getattr(args, k) for k in FLAG_KEYS if getattr(args, k) is not None}}
+    overrides = {**parse_set(args.set), **given(args, Recipe)}
     saved_file = RunPaths(Path(out)).recipe
     saved = read_yaml_mapping(saved_file) if args.resume and saved_file.is_file() else None
     loaded: LoadedGenotype
@@ -109,7 +88,7 @@ def resolve(args: argparse.Namespace, out: str) -> Recipe:
     if args.recipe:
         return load_recipe(args.recipe, overrides)
     if saved is not None:
-        return make_recipe(saved, overrides)
+        return make_recipe(saved, overrides, source=f"recipe file {saved_file}")
     return load_recipe(default_recipe(loaded.space), overrides)
 
 

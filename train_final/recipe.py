@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+
+from runtime.settings import SettingsError, check_values, setting
 
 AMP_MODES = ("none", "bf16", "fp16")
 RECIPE_PREFIX = "train-"
@@ -23,45 +25,48 @@ class RecipeError(ValueError):
 class Recipe:
     """Every setting of a retraining run; YAML keys and `--flags` use these names (dashes for underscores)."""
 
-    name: str = "custom"
-    space: str | None = None            # filled from the genotype source
-    genotype: str | None = None         # the genotype in its space's text format
+    name: str = setting("custom", "recipe name (the file's, train-<name>.yaml)", flag=False)
+    space: str | None = setting(None, "search space, filled from the genotype source", flag=False)
+    genotype: str | None = setting(None, "the genotype in its space's text format", flag=False)
     # network
-    channels: int | None = None         # initial channels C (space default when unset)
-    cells: int | None = None            # cells (DARTS: total; NB201: per stage); space default when unset
-    auxiliary_weight: float = 0.0       # > 0 builds the auxiliary head and adds weight * its loss
-    drop_path: float = 0.0              # final drop-path probability, ramped linearly from 0 over the epochs
+    channels: int | None = setting(None, "initial channels C (default: the space's)")
+    cells: int | None = setting(None, "cells (DARTS: total; NB201: per stage) (default: the space's)")
+    auxiliary_weight: float = setting(0.0, "auxiliary head loss weight (0: no head)")
+    drop_path: float = setting(0.0, "final drop-path probability (ramped linearly from 0 over the epochs)")
     # data
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    download: bool = False
-    image_size: int = 32
-    augment: bool = True                # CIFAR: crop 32 pad 4 + flip; ImageNet: RandomResizedCrop + flip + jitter
-    cutout: int = 0                     # side of the Cutout square (0: off)
-    val_split: float = 0.0              # held out from train for model selection: fraction (< 1) or count
-    synthetic_size: int = 512           # images of the synthetic training set
-    workers: int = 2                    # data-loader processes per training process
+    dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
+    data_root: str | None = setting(None, "data folder (imagenet/imagefolder: train/ and test/ or val/ of class "
+                                          "folders)")
+    download: bool = setting(False, "allow downloading CIFAR")
+    image_size: int = setting(32, "side of the training images")
+    augment: bool = setting(True, "CIFAR: crop 32 pad 4 + flip; ImageNet: RandomResizedCrop + flip + jitter",
+                            flag=False)
+    cutout: int = setting(0, "cutout side (0: off)")
+    val_split: float = setting(0.0, "hold out this fraction (< 1) or number of training images for model selection")
+    synthetic_size: int = setting(512, "images of the synthetic training set", flag=False)
+    workers: int = setting(2, "data-loader processes per training process")
     # optimisation
-    epochs: int = 1
-    batch_size: int = 96                # global batch: split evenly over the processes
-    lr: float = 0.025
-    lr_reference_batch: int | None = None  # linear scaling: lr * batch_size / this (None: no scaling)
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 3e-4
-    schedule: str = "cosine"            # cosine | exp | constant, stepped once per epoch
-    lr_min: float = 0.0                 # cosine floor
-    lr_gamma: float = 0.97              # exp: lr x gamma per epoch
-    grad_clip: float | None = None      # max global gradient norm
-    label_smoothing: float = 0.0
+    epochs: int = setting(1, "training epochs")
+    batch_size: int = setting(96, "global batch size (split over the processes)")
+    lr: float = setting(0.025, "learning rate at the recipe's reference batch")
+    lr_reference_batch: int | None = setting(None, "linear scaling: lr * batch_size / this (default: no scaling)",
+                                             flag=False)
+    momentum: float = setting(0.9, "SGD momentum", flag=False)
+    nesterov: bool = setting(False, "Nesterov momentum", flag=False)
+    weight_decay: float = setting(3e-4, "SGD weight decay")
+    schedule: str = setting("cosine", "lr schedule: cosine | exp | constant, stepped once per epoch", flag=False)
+    lr_min: float = setting(0.0, "cosine floor", flag=False)
+    lr_gamma: float = setting(0.97, "exp: lr x gamma per epoch", flag=False)
+    grad_clip: float | None = setting(None, "max global gradient norm (default: no clipping)")
+    label_smoothing: float = setting(0.0, "label smoothing of the cross-entropy loss")
     # execution
-    amp: str = "none"                   # none | bf16 | fp16 (fp16 with a gradient scaler)
-    channels_last: bool = False
-    cudnn_benchmark: bool = True        # let cuDNN pick the fastest convolution algorithms (CUDA only)
-    device: str = "auto"                # auto (CUDA when present) | cpu | cuda | cuda:N
-    seed: int = 0
-    test_every: int = 1                 # test-set evaluation every k epochs (always after the last); never used to select
-    eval_batch_size: int | None = None  # global evaluation batch (default: batch_size)
+    amp: str = setting("none", "mixed precision (fp16 with a gradient scaler)", choices=AMP_MODES)
+    channels_last: bool = setting(False, "channels-last memory format")
+    cudnn_benchmark: bool = setting(True, "let cuDNN pick the fastest convolution algorithms (CUDA only)", flag=False)
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    seed: int = setting(0, "random seed of the run")
+    test_every: int = setting(1, "evaluate the test set every k epochs (always after the last); never used to select")
+    eval_batch_size: int | None = setting(None, "global evaluation batch (default: batch_size)", flag=False)
 
     def validate(self) -> "Recipe":
         """Range checks that need no registry (the schedule name is checked where it is resolved)."""
@@ -144,20 +149,17 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def make_recipe(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Recipe:
-    """Defaults, then `values`, then the non-None `overrides`; unknown keys are errors."""
-    merged = dict(values)
-    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    known = {f.name for f in fields(Recipe)}
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise RecipeError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+def make_recipe(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+                source: str = "recipe") -> Recipe:
+    """Defaults, then `values` (from `source`), then the non-None `overrides`; every value is type-checked
+    (runtime.settings) and unknown keys are errors."""
     try:
-        recipe = Recipe(**merged)
-    except TypeError as e:
+        merged = check_values(Recipe, values, source)
+        merged.update(check_values(Recipe, {k: v for k, v in (overrides or {}).items() if v is not None},
+                                   "command line"))
+    except SettingsError as e:
         raise RecipeError(str(e)) from None
-    _check_types(recipe)
-    return recipe.validate()
+    return Recipe(**merged).validate()
 
 
 def load_recipe(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> Recipe:
@@ -165,33 +167,4 @@ def load_recipe(name_or_path: str, overrides: Mapping[str, Any] | None = None) -
     path = find_recipe(name_or_path)
     values = read_yaml_mapping(path)
     values.setdefault("name", path.stem[len(RECIPE_PREFIX):] if path.stem.startswith(RECIPE_PREFIX) else path.stem)
-    return make_recipe(values, overrides)
-
-
-def _check_types(recipe: Recipe) -> None:
-    """YAML and `--set` values of the wrong kind (e.g. epochs: ten) fail here, naming the key."""
-    for f in fields(Recipe):
-        v = getattr(recipe, f.name)
-        kind = str(f.type)
-        if v is None:
-            if "None" not in kind:
-                raise RecipeError(f"setting {f.name} must not be empty")
-            continue
-        if kind.startswith("int") and (isinstance(v, bool) or not isinstance(v, int)):
-            raise RecipeError(f"setting {f.name} must be a whole number, got {v!r}")
-        if kind.startswith("float"):
-            setattr(recipe, f.name, _number(f.name, v))
-        if kind == "bool" and not isinstance(v, bool):
-            raise RecipeError(f"setting {f.name} must be true or false, got {v!r}")
-        if kind.startswith("str") and not isinstance(v, str):
-            raise RecipeError(f"setting {f.name} must be text, got {v!r}")
-
-
-def _number(key: str, v: Any) -> float:
-    """A float setting; YAML 1.1 reads `3e-4` (no dot) as text, so numeric text is accepted too."""
-    if isinstance(v, bool):
-        raise RecipeError(f"setting {key} must be a number, got {v!r}")
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise RecipeError(f"setting {key} must be a number, got {v!r}") from None
+    return make_recipe(values, overrides, source=f"recipe file {path}")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from runtime.settings import setting
 from scoring.proxies import get_proxy
 from scoring.scorers import SCORERS, ScoringContext
 from scoring.selection import orient
@@ -41,7 +42,7 @@ from runtime.seeds import OP_SCORING_ALPHA, OP_SCORING_DATA, SUPERNET_INIT, deri
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
-from ..config import ConfigError, SearchConfig
+from ..config import BN_MODES, ConfigError, SearchConfig
 from .common import parse_names, parse_proxies, parse_seeds, scoring_batches, write_csv
 from .correlation import mean_defined, spearman
 from .plots import grouped_bars
@@ -57,22 +58,23 @@ Scores = dict[str, dict[str, float]]  # edge -> op -> score
 class OpScoringConfig:
     """Settings of `opscore analyze op-scoring` (flags use these names with dashes)."""
 
-    space: str = "nb201"
-    proxies: str = "nwot,synflow"
-    scorers: str = "zc-pt,disc-zc"
-    seeds: str = "0,1,2,3"
-    batch_size: int = 64
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    download: bool = False
-    benchmark_table: str | None = None
-    metric: str | None = None
-    bn_mode: str = SearchConfig.bn_mode  # as `opscore search` scores A_0
-    device: str = "auto"
-    channels: int | None = None   # supernet width (space default when unset)
-    cells: int | None = None      # supernet depth (space default when unset)
-    darts_alpha: bool = True
-    out: str | None = None
+    space: str = setting("nb201", "search space (opscore list)")
+    proxies: str = setting("nwot,synflow", "comma list of proxies or 'all'")
+    scorers: str = setting("zc-pt,disc-zc", "proxy scorers, comma list of zc-pt, disc-zc")
+    seeds: str = setting("0,1,2,3", "comma list of seeds")
+    batch_size: int = setting(64, "minibatch size")
+    dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    download: bool = setting(False, "allow downloading CIFAR")
+    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
+    metric: str | None = setting(None, "accuracy column of the table (default: its first)")
+    bn_mode: str = setting(SearchConfig.bn_mode, "BN statistics while scoring, as opscore search scores A_0",
+                           choices=BN_MODES)
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    channels: int | None = setting(None, "supernet width (default: the space's)")
+    cells: int | None = setting(None, "supernet depth (default: the space's)")
+    darts_alpha: bool = setting(True, "score darts-alpha (alphas at initialisation) too")
+    out: str | None = setting(None, "run directory (default: runs/op-scoring-<time>)")
 
     def validate(self) -> "OpScoringConfig":
         """Range checks that need no registry."""

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from runtime.settings import setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
@@ -40,7 +41,7 @@ from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_see
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
-from ..config import ConfigError
+from ..config import BN_MODES, ConfigError
 from .common import parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
@@ -52,22 +53,22 @@ log = logging.getLogger(__name__)
 class ProxyStudyConfig:
     """Settings of `opscore proxies` (flags use these names with dashes)."""
 
-    space: str = "nb201"
-    sample: int = 200
-    proxies: str = "all"
-    seed: int = 0
-    batch_size: int = 64
-    batches: int = 1
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    download: bool = False
-    benchmark_table: str | None = None
-    metric: str | None = None     # accuracy column of the table (its first one by default)
-    bn_mode: str = "batch"
-    device: str = "auto"
-    channels: int | None = None   # stand-alone network width (space default when unset)
-    cells: int | None = None      # stand-alone network depth (space default when unset)
-    out: str | None = None
+    space: str = setting("nb201", "search space (opscore list)")
+    sample: int = setting(200, "number K of architectures sampled from the table")
+    proxies: str = setting("all", "comma list of proxies or 'all' (opscore list)")
+    seed: int = setting(0, "random seed of the sample, the weights and the batches")
+    batch_size: int = setting(64, "minibatch size")
+    batches: int = setting(1, "minibatches per score (mean over them)")
+    dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    download: bool = setting(False, "allow downloading CIFAR")
+    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
+    metric: str | None = setting(None, "accuracy column of the table (default: its first)")
+    bn_mode: str = setting("batch", "BN statistics while scoring", choices=BN_MODES)
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    channels: int | None = setting(None, "stand-alone network width (default: the space's)")
+    cells: int | None = setting(None, "stand-alone network depth (default: the space's)")
+    out: str | None = setting(None, "run directory (default: runs/proxies-<time>)")
 
     def validate(self) -> "ProxyStudyConfig":
         """Range checks that need no registry."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from runtime.device import DeviceError
 from runtime.rundir import RunFolderError
+from runtime.settings import SettingsError
 from scoring.scorers.base import ScorerSetupError
 from scoring.selection import ScoringError
 from supernet.arch_state import ArchStateError
@@ -16,7 +17,7 @@ from ..config import ConfigError
 from ..supernet_train.checkpoint import SupernetCheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError, ScoringError, RecipeError,
-    SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
+    SettingsError, ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError,
+    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
     FileNotFoundError, PermissionError, IsADirectoryError,
 )

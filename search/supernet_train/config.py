@@ -5,6 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.settings import setting
+
 from ..config import ConfigError
 from .architects import ARCHITECTS
 
@@ -17,41 +19,43 @@ OTHER_SPACES_EPOCHS = 50
 class SupernetTrainConfig:
     """Every setting of `opscore train-supernet`; YAML keys and `--flags` use these names."""
 
-    space: str = "nb201"
-    method: str = "darts"
-    epochs: int | None = None          # None: 100 on nb201, 50 elsewhere (as published)
-    batch_size: int = 64
-    seed: int = 0
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    download: bool = False
-    augment: bool = True               # crop + flip on both halves of the split, as DARTS's search
-    train_portion: float = 0.5         # weights train on this share of the training set, alphas on the rest
-    device: str = "auto"
-    workers: int = 0                   # data-loading processes
-    channels_last: bool = True         # NHWC memory layout (faster convolutions)
-    channels: int | None = None        # supernet width (space default when unset)
-    cells: int | None = None           # supernet depth (space default when unset)
-    include_none: bool | None = None   # darts: 'none' among the candidates (space default when unset)
+    space: str = setting("nb201", "search space (opscore list)")
+    method: str = setting("darts", "darts | darts-2nd | drnas | darts-tse | drnas-tse")
+    epochs: int | None = setting(None, "epochs (default: 100 on nb201, 50 elsewhere, as published)")
+    batch_size: int = setting(64, "minibatch size")
+    seed: int = setting(0, "random seed of the run")
+    dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    download: bool = setting(False, "allow downloading CIFAR")
+    augment: bool = setting(True, "crop + flip on both halves of the split, as DARTS's search")
+    train_portion: float = setting(0.5, "share of the training set that trains the weights (the alphas train on the "
+                                        "rest)")
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    workers: int = setting(0, "data-loading processes")
+    channels_last: bool = setting(True, "NHWC memory layout (faster convolutions)")
+    channels: int | None = setting(None, "supernet width (default: the space's)")
+    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)")
+    include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's)")
     # weights: SGD, cosine from lr to lr_min over the epochs (DARTS)
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
+    lr: float = setting(0.025, "weights: initial SGD learning rate")
+    lr_min: float = setting(0.001, "weights: final cosine learning rate")
+    momentum: float = setting(0.9, "weights: SGD momentum", flag=False)
+    weight_decay: float = setting(3e-4, "weights: SGD weight decay", flag=False)
+    grad_clip: float = setting(5.0, "weights: max global gradient norm", flag=False)
     # alphas: Adam (DARTS); DrNAS uses reg_scale as its L2 / KL strength instead of arch_weight_decay
-    arch_lr: float = 3e-4
-    arch_beta1: float = 0.5
-    arch_beta2: float = 0.999
-    arch_weight_decay: float = 1e-3
-    alpha_init_std: float = 1e-3       # alphas start as alpha_init_std * N(0, 1) (DARTS)
-    arch_start_epoch: int = 0          # epochs of weight-only warm-up before alphas are updated
-    tse_steps: int = 100               # K: minibatches whose alpha-gradients one -TSE update sums (Ru et al.)
-    reg: str = "l2"                    # DrNAS regulariser: 'l2' (Adam weight decay) or 'kl' (to Dirichlet(1))
-    reg_scale: float = 1e-3
-    eval_batches: int | None = None    # validation minibatches scored after each epoch (None: all, 0: none)
-    benchmark_table: str | None = None  # NB201 table: look up the argmax-alpha genotype after each epoch
-    out: str | None = None
+    arch_lr: float = setting(3e-4, "alphas: Adam learning rate")
+    arch_beta1: float = setting(0.5, "alphas: Adam beta1", flag=False)
+    arch_beta2: float = setting(0.999, "alphas: Adam beta2", flag=False)
+    arch_weight_decay: float = setting(1e-3, "alphas: Adam weight decay of the DARTS methods")
+    alpha_init_std: float = setting(1e-3, "alphas start as alpha_init_std * N(0, 1) (DARTS)", flag=False)
+    arch_start_epoch: int = setting(0, "epochs of weight-only warm-up before the alphas are updated")
+    tse_steps: int = setting(100, "-TSE: K minibatches whose alpha-gradients one update sums (Ru et al.)")
+    reg: str = setting("l2", "DrNAS regulariser: 'l2' (Adam weight decay) or 'kl' (to Dirichlet(1))",
+                       choices=REGULARISERS)
+    reg_scale: float = setting(1e-3, "DrNAS regulariser strength")
+    eval_batches: int | None = setting(None, "validation minibatches scored after each epoch (default: all; 0: none)")
+    benchmark_table: str | None = setting(None, "NB201 CSV: look up the argmax-alpha genotype after every epoch")
+    out: str | None = setting(None, "run directory (default: runs/supernet-<time>)")
 
     def resolved_epochs(self) -> int:
         """The epoch count, the published default of the space when unset."""
