@@ -17,10 +17,10 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scoring.proxies.base import preserved
 from search.batches import BatchStream
 from search.config import SearchConfig
 from search.zcpt import DecisionLog, build_scoring, propose, resolve_device, validation_scores
+from supernet.modes import preserved
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 from train_final.data import DataSpec, build_dataset

@@ -12,12 +12,11 @@ from typing import Callable, ClassVar, Iterator
 import torch
 from torch import nn
 
+from supernet.modes import BN_MODES, preserved
 from supernet.registry import Registry
 
 Evaluator = Callable[[torch.Tensor, torch.Tensor], float]
 
-BN_MODES = ("batch", "eval")
-_BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 class Proxy(ABC):
@@ -49,29 +48,3 @@ class Proxy(ABC):
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
 
-
-@contextmanager
-def preserved(model: nn.Module, bn_mode: str) -> Iterator[nn.Module]:
-    """Put `model` in scoring mode and restore modes, BN flags and requires_grad afterwards.
-
-    bn_mode 'batch': BN normalises with the batch statistics (as NASWOT recommends) without
-    updating its running buffers; 'eval': BN uses its running statistics (the published ZC-PT code).
-    Every other module is in eval mode (no dropout / drop-path while scoring).
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    tracks = [(m, m.track_running_stats) for m in model.modules() if isinstance(m, _BN_TYPES)]
-    grads = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        model.eval()
-        if bn_mode == "batch":
-            for m, _ in tracks:
-                m.train()
-                m.track_running_stats = False  # use batch stats, leave the buffers alone
-        yield model
-    finally:
-        for m, t in modes:
-            m.training = t
-        for m, t in tracks:
-            m.track_running_stats = t
-        for p, g in grads:
-            p.requires_grad_(g)
