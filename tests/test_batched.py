@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoring.proxies import get_proxy
-from scoring.proxies.grouping import grouped_batch_norm
 from scoring.scorers import SCORERS, ScoringContext
 from supernet.arch_state import ArchStateError
+from supernet.grouped import grouped, grouped_batch_norm
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 
@@ -45,7 +45,7 @@ def test_grouped_scores_equal_sequential(scorer, bn_mode, channels_last):
         assert out[False][e].keys() == out[True][e].keys()
         for o in out[False][e]:
             assert out[True][e][o] == pytest.approx(out[False][e][o], rel=1e-9, abs=1e-9)
-    assert st.groups is None
+    assert st.grouping is None
 
 
 def test_grouped_batch_norm_is_per_group_batch_norm():
@@ -68,10 +68,10 @@ def test_grouped_variants_are_checked_and_do_not_nest():
     st, _ = tiny_supernet()
     st.remove("1<-0", "none")
     with pytest.raises(ArchStateError):
-        with st.grouped([{"1<-0": ("none",)}]):
+        with grouped(st, [{"1<-0": ("none",)}]):
             pass
-    with st.grouped([{"1<-0": ("skip_connect",)}]):
+    with grouped(st, [{"1<-0": ("skip_connect",)}]):
         with pytest.raises(ArchStateError):
-            with st.grouped([{}]):
+            with grouped(st, [{}]):
                 pass
-    assert st.groups is None
+    assert st.grouping is None

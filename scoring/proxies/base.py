@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 import torch
 from torch import nn
@@ -15,8 +15,27 @@ from torch import nn
 from supernet.modes import BN_MODES, preserved
 from supernet.registry import Registry
 
-Evaluator = Callable[[torch.Tensor, torch.Tensor], float]
+if TYPE_CHECKING:
+    from supernet.grouped import Grouping
 
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], float]  # what `_session` yields: the score of one batch
+
+
+class Evaluator:
+    """What a proxy session yields: `ev(inputs, targets)` scores one batch; `score_groups` scores every
+    group of a grouped forward (supernet.grouped) at once, for proxies that declare `supports_groups`."""
+
+    def __init__(self, score: ScoreFn, proxy: str) -> None:
+        self._score = score
+        self.proxy = proxy
+
+    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return self._score(inputs, targets)
+
+    def score_groups(self, inputs: torch.Tensor, targets: torch.Tensor, grouping: Grouping) -> list[float]:
+        """One score per group of `grouping` from one forward of the batch repeated per group."""
+        raise NotImplementedError(f"proxy {self.proxy!r} cannot score grouped variants (supports_groups is False); "
+                                  f"score each variant with its own forward")
 
 
 class Proxy(ABC):
@@ -24,6 +43,7 @@ class Proxy(ABC):
 
     name: ClassVar[str] = ""
     needs_labels: ClassVar[bool] = False
+    supports_groups: ClassVar[bool] = False  # its evaluator implements `score_groups`
 
     def __init__(self, bn_mode: str = "batch") -> None:
         if bn_mode not in BN_MODES:
@@ -34,11 +54,12 @@ class Proxy(ABC):
     def session(self, model: nn.Module) -> Iterator[Evaluator]:
         """Attach to `model` once; yield an evaluator (inputs, targets) -> score; restore on exit."""
         with preserved(model, self.bn_mode), self._session(model) as ev:
-            yield ev
+            yield ev if isinstance(ev, Evaluator) else Evaluator(ev, self.name)
 
     @abstractmethod
-    def _session(self, model: nn.Module) -> "contextmanager[Evaluator]":  # type: ignore[valid-type]
-        """Proxy-specific attachment (hooks etc.); the model is already in the requested BN mode."""
+    def _session(self, model: nn.Module) -> "contextmanager[ScoreFn]":  # type: ignore[valid-type]
+        """Proxy-specific attachment (hooks etc.), yielding a ScoreFn or an Evaluator (grouped scoring);
+        the model is already in the requested BN mode."""
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         """Score one batch (attach, evaluate, detach)."""

@@ -17,7 +17,7 @@ from torch import nn
 
 from supernet.modules import BN_TYPES
 
-from .base import Evaluator, Proxy
+from .base import Proxy, ScoreFn
 
 WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -115,7 +115,7 @@ class WeightGradientProxy(Proxy):
     needs_labels = True
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         weights = scored_weights(model)
         only_these_require_grad(model, weights)
 

@@ -38,7 +38,7 @@ from torch import nn
 from supernet.modes import preserved
 from supernet.modules import BN_TYPES
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad, scored_weights
 
 
@@ -219,7 +219,7 @@ class Tenas(Proxy):
             yield measure
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         with self._measurer(model) as measure:
             def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
                 return measure(inputs).score

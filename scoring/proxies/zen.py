@@ -25,7 +25,7 @@ from torch import nn
 
 from supernet.modules import BN_TYPES
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 
 _POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
           nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
@@ -78,7 +78,7 @@ class Zen(Proxy):
         self.alpha, self.seed = alpha, seed
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         rec = _ZenRecorder()
         pools = [m for m in model.modules() if isinstance(m, _POOLS)]
         handles = [m.register_forward_pre_hook(rec.pool) for m in pools]

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from supernet.arch_state import ArchState
+from supernet.grouped import Variant
 from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
 
@@ -34,6 +35,8 @@ class OperationScorer(ABC):
 
     name: ClassVar[str] = ""
     direction: ClassVar[str] = "max"
+    topology_direction: ClassVar[str] = "min"  # direction of score_edge_removal (the topology phase)
+    supports_groups: ClassVar[bool] = False  # scores an edge's ops in one grouped forward (see `variant`)
 
     def __init__(self, ctx: ScoringContext) -> None:
         self.ctx = ctx
@@ -51,6 +54,10 @@ class OperationScorer(ABC):
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
         """Raw scores of every active op of `edge`."""
         return {op: self.score_op(edge, op, batch) for op in self.ctx.state.active(edge)}
+
+    def variant(self, edge: str, op: str) -> Variant:
+        """The edited active set of `edge` scored for `op`, for grouped evaluation (supernet.grouped)."""
+        raise NotImplementedError(f"scorer {self.name!r} cannot score grouped variants (supports_groups is False)")
 
     def score_edge_removal(self, edge: str, batch: Batch) -> float:
         """Raw score of the supernet with the whole `edge` removed (topology phase)."""
