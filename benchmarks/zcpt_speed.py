@@ -19,7 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from search.batches import BatchStream
 from search.config import SearchConfig
-from search.zcpt import DecisionLog, build_scoring, propose, resolve_device, validation_scores
+from search.factory import build_scoring, scoring_settings
+from search.zcpt import DecisionLog, propose, resolve_device, validation_scores
 from supernet.modes import preserved
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
@@ -78,7 +79,7 @@ def main() -> None:
     space = get_space(args.space)
     dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512)),
                             "train")
-    state, supernet, scorer, proxy = build_scoring(cfg, space, device, 10)
+    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10)
     stream = BatchStream(dataset, args.batch_size, args.seed, device, args.channels_last)
     x, y = stream.next()
     print(f"device: {device} ({torch.get_num_threads()} CPU threads), space {args.space}, batch {args.batch_size}, "

@@ -34,8 +34,9 @@ from .batches import BatchStream, derive_seed
 from .benchmarks import open_benchmark
 from .config import ConfigError, SearchConfig, open_run_dir
 from .distributed import Workers
+from .factory import build_scoring, scoring_settings
 from .orders import ORDERS
-from .zcpt import (DecisionLog, Proposal, ReplayMismatch, build_scoring, checkpointed_seconds, choose, propose,
+from .zcpt import (DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, choose, propose,
                    resolve_device, validation_scores, _PROPOSAL_STREAM, _VALIDATION_STREAM)
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def _run(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Wo
     show = progress and main
     try:
         num_classes = num_classes_of(dataset)
-        state, supernet, scorer, proxy = build_scoring(cfg, space, device, num_classes)
+        state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, num_classes)
         a0 = state.snapshot()
         old_rows = []
         if done and (out / "decisions.jsonl").exists():

@@ -37,7 +37,7 @@ def test_grouped_scores_equal_sequential(scorer, bn_mode, channels_last):
     out = {}
     for batched in (False, True):
         sc = SCORERS.get(scorer)(ScoringContext(SPACE, net, st, get_proxy("nwot", bn_mode=bn_mode),
-                                                {"batched": batched}))
+                                                batched=batched))
         with sc.session():
             out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("1<-0", "3<-0")}
         assert sc.evaluations == 5 + 4
@@ -75,3 +75,4 @@ def test_grouped_variants_are_checked_and_do_not_nest():
             with grouped(st, [{}]):
                 pass
     assert st.grouping is None
+

@@ -68,4 +68,3 @@ class Proxy(ABC):
 
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
-

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Iterator
 
 import torch
 from torch import nn
@@ -15,19 +15,24 @@ from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
 
 from ..proxies.base import Proxy
+from ..trained import TrainedSupernet
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
 class ScoringContext:
-    """What a scorer may use: the space, the supernet, its arch state, a proxy, options."""
+    """What a scorer may use: the space, the supernet, its arch state, a proxy, and its settings."""
 
     space: SearchSpace
     supernet: nn.Module
     state: ArchState
     proxy: Proxy | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    _: KW_ONLY
+    batched: bool = False  # score all ops of an edge in one grouped forward where scorer and proxy can
+    trained: TrainedSupernet | None = None  # darts-alpha, darts-pt, disc-acc: the trained supernet (--supernet)
+    tune_epochs: float = 0.0  # darts-pt, disc-acc: fine-tuning epochs after each decision
+    disc_tune_epochs: float = 0.0  # disc-acc: fine-tuning epochs of each discretized supernet before scoring
 
 
 class OperationScorer(ABC):

@@ -30,7 +30,7 @@ class _ProxyScorer(OperationScorer):
 
     def batched(self) -> bool:
         """Whether all ops of an edge are scored in one grouped forward (asked for, and both can)."""
-        return bool(self.ctx.options.get("batched")) and self.supports_groups and self.ctx.proxy.supports_groups  # type: ignore[union-attr]
+        return self.ctx.batched and self.supports_groups and self.ctx.proxy.supports_groups  # type: ignore[union-attr]
 
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
         """Raw scores of every active op of `edge`; one grouped forward when batched."""
