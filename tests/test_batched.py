@@ -7,7 +7,7 @@ from torch import nn
 from scoring.proxies import get_proxy
 from scoring.scorers import SCORERS, ScoringContext
 from supernet.arch_state import ArchStateError
-from supernet.grouped import grouped, grouped_batch_norm
+from supernet.grouped import grouped, grouped_batch_norm, removal
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 
@@ -76,3 +76,35 @@ def test_grouped_variants_are_checked_and_do_not_nest():
                 pass
     assert st.grouping is None
 
+
+def test_a_proxy_without_grouped_scoring_refuses_score_groups_and_scorers_fall_back():
+    st, net = tiny_supernet()
+    x, y = torch.randn(4, 3, 16, 16), torch.zeros(4, dtype=torch.long)
+    proxy = get_proxy("synflow")
+    assert not proxy.supports_groups and get_proxy("nwot").supports_groups
+    with proxy.session(net) as ev, grouped(st, [{}]) as g:
+        with pytest.raises(NotImplementedError, match="proxy 'synflow' cannot score grouped variants"):
+            ev.score_groups(x, y, g)
+    sc = SCORERS.get("zc-pt")(ScoringContext(SPACE, net, st, proxy, batched=True))
+    assert not sc.batched()  # one forward per perturbation instead
+    with sc.session():
+        sc.score_edge("1<-0", (x, y))
+    assert sc.evaluations == 5
+
+
+def test_a_single_group_scores_like_one_forward():
+    st, net = tiny_supernet()
+    x, y = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(2)), torch.zeros(4, dtype=torch.long)
+    with get_proxy("nwot").session(net) as ev:
+        with st.perturb("2<-0", "nor_conv_3x3"):
+            ref = ev(x, y)
+        with grouped(st, [removal(st, "2<-0", "nor_conv_3x3")]) as g:
+            assert ev.score_groups(x, y, g) == [pytest.approx(ref, rel=1e-9)]
+
+
+def test_scoring_context_has_typed_settings_not_options():
+    st, net = tiny_supernet()
+    with pytest.raises(TypeError):
+        ScoringContext(SPACE, net, st, None, {"batched": True})  # type: ignore[misc]
+    ctx = ScoringContext(SPACE, net, st, None, batched=True)
+    assert ctx.batched and ctx.trained is None and ctx.tune_epochs == 0.0
