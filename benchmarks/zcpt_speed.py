@@ -17,12 +17,12 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scoring.proxies.base import preserved
 from search.batches import BatchStream
 from search.config import SearchConfig
 from runtime.device import resolve_device
-from search.factory import build_scoring
+from search.factory import build_scoring, scoring_settings
 from search.zcpt import DecisionLog, propose, validation_scores
+from supernet.modes import preserved
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 from train_final.data import DataSpec, build_dataset
@@ -80,7 +80,7 @@ def main() -> None:
     space = get_space(args.space)
     dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512)),
                             "train")
-    state, supernet, scorer, proxy = build_scoring(cfg, space, device, 10)
+    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10)
     stream = BatchStream(dataset, args.batch_size, args.seed, device, args.channels_last)
     x, y = stream.next()
     print(f"device: {device} ({torch.get_num_threads()} CPU threads), space {args.space}, batch {args.batch_size}, "

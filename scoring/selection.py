@@ -37,8 +37,3 @@ def best(keep: Mapping[str, float], what: str = "") -> str:
         raise ScoringError(f"every score is NaN for {what or 'a selection'}: {dict(keep)}")
     top = max(finite.values())
     return next(k for k, v in finite.items() if v == top)
-
-
-def nan_last_key(v: float) -> float:
-    """Sort key for keep-scores that puts NaN after -inf."""
-    return -math.inf if math.isnan(v) else v

@@ -1,39 +1,75 @@
-"""Wiring: supernet, arch state, proxy and operation scorer built from the search settings."""
+"""Wiring of a search's scoring: the supernet A_0 (untrained and seeded, or trained), the proxy and the
+operation scorer, from the few settings they need (the search algorithm itself is in search.zcpt)."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from runtime import seeds
-from runtime.seeds import derive_seed
+from runtime.seeds import SUPERNET_INIT, derive_seed
 from scoring.proxies import get_proxy
 from scoring.proxies.base import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
 from supernet.arch_state import ArchState
 from supernet.spaces.base import NetConfig, SearchSpace
+from train_final.data import DataSpec
 
-from .supernet_train.loading import load_for_search
+from .config import SearchConfig
+from .supernet_train.loading import SupernetSource, load_for_search
 
 
-def build_scoring(cfg: Any, space: SearchSpace, device: torch.device,
+@dataclass(frozen=True)
+class ScoringSettings:
+    """The settings that decide how a search scores operations."""
+
+    scorer: str
+    proxy: str
+    bn_mode: str = "eval"  # BN statistics of the proxies
+    seed: int = 0  # the supernet's initialisation stream is derived from it
+    mixing: str = "uniform"
+    channels: int | None = None  # supernet width (space default when unset)
+    cells: int | None = None  # supernet depth (space default when unset)
+    channels_last: bool = False
+    batched: bool | None = None  # grouped evaluation of an edge's ops (None: on for CUDA)
+    tune_epochs: float = 0.0  # darts-pt, disc-acc
+    disc_tune_epochs: float = 0.0  # disc-acc
+    supernet: SupernetSource | None = None  # a trained supernet instead of an untrained one
+
+
+def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
+    """The scoring settings of a search config (the one place that maps config fields onto them)."""
+    source = None
+    if cfg.supernet:
+        source = SupernetSource(path=cfg.supernet, space=cfg.space, data=DataSpec(cfg.dataset, cfg.data_root,
+                                                                                    cfg.download),
+                                batch_size=cfg.batch_size, bn_mode=cfg.bn_mode, mixing=cfg.mixing,
+                                channels=cfg.channels, cells=cfg.cells, accuracy_batches=cfg.accuracy_batches,
+                                tune_lr=cfg.tune_lr, fix_alpha=cfg.fix_alpha, channels_last=cfg.channels_last)
+    return ScoringSettings(scorer=cfg.scorer, proxy=cfg.proxy, bn_mode=cfg.bn_mode, seed=cfg.seed, mixing=cfg.mixing,
+                           channels=cfg.channels, cells=cfg.cells, channels_last=cfg.channels_last,
+                           batched=cfg.batched, tune_epochs=cfg.tune_epochs, disc_tune_epochs=cfg.disc_tune_epochs,
+                           supernet=source)
+
+
+def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.device,
                   num_classes: int) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
-    """Supernet A_0 (seeded), proxy and scorer for a search config."""
-    scorer_cls = SCORERS.get(cfg.scorer)
-    proxy = get_proxy(cfg.proxy, bn_mode=cfg.bn_mode)
+    """Supernet A_0 (seeded; the trained one with `settings.supernet`), its arch state, proxy and scorer."""
+    scorer_cls = SCORERS.get(settings.scorer)
+    proxy = get_proxy(settings.proxy, bn_mode=settings.bn_mode)
     state = space.new_state()
     base = space.default_net_config("supernet")
-    net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
-                        num_classes=num_classes, mixing=cfg.mixing)
-    torch.manual_seed(derive_seed(cfg.seed, seeds.SUPERNET_INIT))
+    net_cfg = NetConfig(channels=settings.channels or base.channels, cells=settings.cells or base.cells,
+                        num_classes=num_classes, mixing=settings.mixing)
+    torch.manual_seed(derive_seed(settings.seed, SUPERNET_INIT))
     supernet = space.build_supernet(state, net_cfg).to(device)
-    if cfg.channels_last:
+    if settings.channels_last:
         supernet = supernet.to(memory_format=torch.channels_last)
-    batched = cfg.batched if cfg.batched is not None else device.type == "cuda"
-    options: dict[str, Any] = {"config": cfg, "device": device, "batched": batched}
-    if cfg.supernet:  # trained by `opscore train-supernet`: its weights, alphas, arch state and tuner
-        state, supernet, trained = load_for_search(cfg, space, device, num_classes)
-        options.update(trained)
-    scorer = scorer_cls(ScoringContext(space, supernet, state, proxy, options))
-    return state, supernet, scorer, proxy
+    batched = settings.batched if settings.batched is not None else device.type == "cuda"
+    trained = None
+    if settings.supernet is not None:  # trained by `opscore train-supernet`: its weights, alphas, arch state
+        loaded = load_for_search(settings.supernet, space, device, num_classes)
+        state, supernet, trained = loaded.state, loaded.supernet, loaded.tuner
+    ctx = ScoringContext(space, supernet, state, proxy, batched=batched, trained=trained,
+                         tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
+    return state, supernet, scorer_cls(ctx), proxy

@@ -133,7 +133,7 @@ def select_topology(space: SearchSpace, scorer: OperationScorer, state: ArchStat
     """Topology phase: each group keeps `keep` input edges; repeatedly drop the edge whose removal
     the scorer judges least harmful (perturbing an edge = removing it). Returns the evaluation count."""
     before = scorer.evaluations
-    direction = getattr(scorer, "topology_direction", "min")
+    direction = scorer.topology_direction
     groups = space.topology_groups()
     for step, group in enumerate(groups):
         batch = stream.next()

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import torch
+
+if TYPE_CHECKING:
+    from .grouped import Grouping
 
 
 class ArchStateError(ValueError):
@@ -37,8 +40,8 @@ class ArchState:
     edges: dict[str, EdgeState]
     alphas: dict[str, torch.Tensor] = field(default_factory=dict)
     version: int = 0
-    # batched evaluation: G variants, each overriding the active sets of some edges (see `grouped`)
-    groups: list[dict[str, tuple[str, ...]]] | None = None
+    # grouped evaluation in progress (supernet.grouped), read by the mixed ops; None otherwise
+    grouping: Grouping | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_candidates(cls, candidates: Mapping[str, Sequence[str]]) -> "ArchState":
@@ -139,36 +142,6 @@ class ArchState:
             st.active = ()
             self.version += 1
             yield self
-
-    def group_active(self, edge: str) -> list[tuple[str, ...]]:
-        """Per-group active sets of `edge` during a grouped (batched) evaluation."""
-        base = self._edge(edge).active
-        return [v.get(edge, base) for v in self.groups or [{}]]
-
-    @contextmanager
-    def grouped(self, variants: Sequence[Mapping[str, Sequence[str]]]) -> Iterator[int]:
-        """Evaluate G variants in one forward: the batch holds G groups, group g sees variant g's
-        active sets (e.g. the G perturbations A-(e,o) of one edge). Yields G."""
-        if self.groups is not None:
-            raise ArchStateError("grouped evaluations do not nest")
-        checked = []
-        for v in variants:
-            row = {}
-            for e, ops in v.items():
-                st = self._edge(e)
-                if not set(ops) <= set(st.active):
-                    raise ArchStateError(f"group variant activates inactive ops on {e!r}: {ops}")
-                row[e] = tuple(o for o in st.candidates if o in set(ops))
-            checked.append(row)
-        self.groups = checked
-        try:
-            yield len(checked)
-        finally:
-            self.groups = None
-
-    def perturbed_active(self, edge: str, op: str) -> tuple[str, ...]:
-        """Active set of `edge` under A-(e,o), without editing."""
-        return tuple(o for o in self._check_op(edge, op).active if o != op)
 
     # ------------------------------------------------------------ persistence
     def snapshot(self) -> dict:

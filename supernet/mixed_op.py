@@ -1,18 +1,22 @@
 """The mixed op: executes only the active ops of its edge and mixes them by the configured rule."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import torch
 from torch import nn
 
 from .arch_state import ArchState
 from .mixing import MIXING
+from .ops import Zero
+
+if TYPE_CHECKING:
+    from .grouped import Grouping
 
 
 def is_zero_op(module: nn.Module) -> bool:
     """The 'none' op outputs zeros: it counts in the mixing weights but is never executed."""
-    return bool(getattr(module, "is_zero", False))
+    return isinstance(module, Zero)
 
 
 class MixedOp(nn.Module):
@@ -32,8 +36,9 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | None:
         """Weighted sum of the active ops' outputs; None when the edge contributes nothing."""
         st = self.state.edges[self.edge]
-        if self.state.groups is not None and any(self.edge in v for v in self.state.groups):
-            return self._grouped_forward(x)
+        grouping = self.state.grouping
+        if grouping is not None and grouping.touches(self.edge):
+            return self._grouped_forward(x, grouping)
         active = st.active
         if not active:
             return None
@@ -53,27 +58,19 @@ class MixedOp(nn.Module):
             out = y if out is None else out + y
         return out
 
-    def _grouped_forward(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Batched evaluation: the batch is G groups, group g mixes its own active set.
+    def _grouped_forward(self, x: torch.Tensor, grouping: "Grouping") -> torch.Tensor | None:
+        """Grouped evaluation (supernet.grouped): the batch is G groups, group g mixes its own active set.
 
         An op active in any group runs on the whole batch; its output is weighted per group (weight
         0 where it is removed). Proxies mask the removed op's units per group (nwot does)."""
-        st = self.state.edges[self.edge]
-        rule = MIXING.get(self.mixing)
         alpha = self.alphas.get(self.edge) if self.alphas is not None else None
-        per_group: list[dict[str, float | torch.Tensor]] = []
-        for active in self.state.group_active(self.edge):
-            if len(active) == 1:
-                per_group.append({active[0]: 1.0})
-            else:
-                per_group.append(dict(zip(active, rule(alpha, st.candidates, active))) if active else {})
-        groups = len(per_group)
+        weights = grouping.mixing_weights(self.edge, MIXING.get(self.mixing), alpha, x)
+        groups = len(grouping)
         out: torch.Tensor | None = None
-        for name in st.candidates:
+        for name, w in weights.items():
             op = self.ops[name]
-            if is_zero_op(op) or not any(name in g for g in per_group):
+            if is_zero_op(op):
                 continue
-            w = torch.stack([torch.as_tensor(g.get(name, 0.0), dtype=x.dtype, device=x.device) for g in per_group])
             y = op(x)
             y = (y.view(groups, -1, *y.shape[1:]) * w.view(groups, *[1] * y.dim())).view(y.shape)
             out = y if out is None else out + y

@@ -13,8 +13,6 @@ from torch import nn
 class Zero(nn.Module):
     """The 'none' op: outputs zeros (downsampled when strided). Mixed ops skip it entirely."""
 
-    is_zero = True
-
     def __init__(self, stride: int = 1) -> None:
         super().__init__()
         self.stride = stride

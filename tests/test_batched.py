@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoring.proxies import get_proxy
-from scoring.proxies.grouping import grouped_batch_norm
 from scoring.scorers import SCORERS, ScoringContext
 from supernet.arch_state import ArchStateError
+from supernet.grouped import grouped, grouped_batch_norm, removal
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 
@@ -37,7 +37,7 @@ def test_grouped_scores_equal_sequential(scorer, bn_mode, channels_last):
     out = {}
     for batched in (False, True):
         sc = SCORERS.get(scorer)(ScoringContext(SPACE, net, st, get_proxy("nwot", bn_mode=bn_mode),
-                                                {"batched": batched}))
+                                                batched=batched))
         with sc.session():
             out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("1<-0", "3<-0")}
         assert sc.evaluations == 5 + 4
@@ -45,7 +45,7 @@ def test_grouped_scores_equal_sequential(scorer, bn_mode, channels_last):
         assert out[False][e].keys() == out[True][e].keys()
         for o in out[False][e]:
             assert out[True][e][o] == pytest.approx(out[False][e][o], rel=1e-9, abs=1e-9)
-    assert st.groups is None
+    assert st.grouping is None
 
 
 def test_grouped_batch_norm_is_per_group_batch_norm():
@@ -68,10 +68,43 @@ def test_grouped_variants_are_checked_and_do_not_nest():
     st, _ = tiny_supernet()
     st.remove("1<-0", "none")
     with pytest.raises(ArchStateError):
-        with st.grouped([{"1<-0": ("none",)}]):
+        with grouped(st, [{"1<-0": ("none",)}]):
             pass
-    with st.grouped([{"1<-0": ("skip_connect",)}]):
+    with grouped(st, [{"1<-0": ("skip_connect",)}]):
         with pytest.raises(ArchStateError):
-            with st.grouped([{}]):
+            with grouped(st, [{}]):
                 pass
-    assert st.groups is None
+    assert st.grouping is None
+
+
+def test_a_proxy_without_grouped_scoring_refuses_score_groups_and_scorers_fall_back():
+    st, net = tiny_supernet()
+    x, y = torch.randn(4, 3, 16, 16), torch.zeros(4, dtype=torch.long)
+    proxy = get_proxy("synflow")
+    assert not proxy.supports_groups and get_proxy("nwot").supports_groups
+    with proxy.session(net) as ev, grouped(st, [{}]) as g:
+        with pytest.raises(NotImplementedError, match="proxy 'synflow' cannot score grouped variants"):
+            ev.score_groups(x, y, g)
+    sc = SCORERS.get("zc-pt")(ScoringContext(SPACE, net, st, proxy, batched=True))
+    assert not sc.batched()  # one forward per perturbation instead
+    with sc.session():
+        sc.score_edge("1<-0", (x, y))
+    assert sc.evaluations == 5
+
+
+def test_a_single_group_scores_like_one_forward():
+    st, net = tiny_supernet()
+    x, y = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(2)), torch.zeros(4, dtype=torch.long)
+    with get_proxy("nwot").session(net) as ev:
+        with st.perturb("2<-0", "nor_conv_3x3"):
+            ref = ev(x, y)
+        with grouped(st, [removal(st, "2<-0", "nor_conv_3x3")]) as g:
+            assert ev.score_groups(x, y, g) == [pytest.approx(ref, rel=1e-9)]
+
+
+def test_scoring_context_has_typed_settings_not_options():
+    st, net = tiny_supernet()
+    with pytest.raises(TypeError):
+        ScoringContext(SPACE, net, st, None, {"batched": True})  # type: ignore[misc]
+    ctx = ScoringContext(SPACE, net, st, None, batched=True)
+    assert ctx.batched and ctx.trained is None and ctx.tune_epochs == 0.0

@@ -230,7 +230,7 @@ def test_batched_scoring_equals_one_forward_per_perturbation(name):
     y = torch.zeros(4, dtype=torch.long)
     out = {}
     for batched in (False, True):
-        sc = SCORERS.get("zc-pt")(ScoringContext(space, net, state, get_proxy("nwot"), {"batched": batched}))
+        sc = SCORERS.get("zc-pt")(ScoringContext(space, net, state, get_proxy("nwot"), batched=batched))
         with sc.session():
             out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("normal:3<-1", "reduce:2<-0", "reduce:5<-4")}
     for e, scores in out[False].items():

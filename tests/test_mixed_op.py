@@ -78,3 +78,29 @@ def test_avg_pool_matches_torch_pool_ignoring_padding():
     for stride in (1, 2):
         ref = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)(x)
         assert torch.allclose(AvgPool3x3(stride)(x), ref, atol=1e-6)
+
+
+def test_grouped_forward_mixes_each_group_with_its_own_active_set():
+    """Group g of the batch sees variant g (supernet.grouped); the others' ops get weight 0 there."""
+    from supernet.grouped import discretization, grouped, removal
+    m, st, ops = make()
+    x = torch.ones(2, 1)
+    with grouped(st, [removal(st, "e", "b"), discretization("e", "c")]) as g:
+        assert g.op_active("e", "a") == [True, False] and g.op_active("e", "c") == [True, True]
+        out = m(x)
+    assert st.grouping is None
+    assert torch.allclose(out, torch.tensor([[(1.0 + 4.0) / 3], [4.0]]))  # uniform over none, a, c
+
+
+def test_use_mixing_and_preserved_restore_the_model():
+    from supernet.modes import preserved, use_mixing
+    m, st, _ = make()
+    net = nn.Sequential(m, nn.BatchNorm1d(1), nn.Dropout(0.5))
+    net.train()
+    with use_mixing(net, "sum"):
+        assert m.mixing == "sum"
+        with preserved(net, "batch"):
+            assert not net[2].training and net[1].training and not net[1].track_running_stats
+        with preserved(net, "eval"):
+            assert not net[1].training
+    assert m.mixing == "uniform" and all(mod.training for mod in net.modules()) and net[1].track_running_stats

@@ -118,7 +118,7 @@ def test_proxy_drives_zero_cost_scorers(name, scorer):
     space, state, net = edited_supernet()
     before = fingerprint(net)
     snap = state.snapshot()
-    ctx = ScoringContext(space, net, state, get_proxy(name), {})
+    ctx = ScoringContext(space, net, state, get_proxy(name))
     s = SCORERS.get(scorer)(ctx)
     with s.session():
         scores = s.score_edge("2<-1", batch())

@@ -10,6 +10,7 @@ from scoring.scorers import SCORERS, ScoringContext
 from search.batches import BatchStream
 from search.cli import main
 from search.config import SearchConfig
+from search.factory import scoring_settings
 from search.supernet_train.config import SupernetTrainConfig
 from search.supernet_train.loading import load_for_search
 from search.supernet_train.run import train_supernet
@@ -34,9 +35,17 @@ def toy_supernet(tmp_path_factory):
 def _scorer(path, scorer: str, **kw):
     space = ToySpace()
     cfg = SearchConfig(space="toy", scorer=scorer, supernet=str(path), batch_size=32, channels_last=False, **kw)
-    state, model, opts = load_for_search(cfg, space, torch.device("cpu"), 2, dataset=ToyData(512, seed=1))
-    sc = SCORERS.get(scorer)(ScoringContext(space, model, state, None, {"config": cfg, **opts}))
-    return space, state, model, sc, opts["trained"]
+    sc, loaded = _context(cfg, space, ToyData(512, seed=1))
+    return space, loaded.state, loaded.supernet, sc, loaded.tuner
+
+
+def _context(cfg: SearchConfig, space, data):
+    """The scorer of `cfg` on the trained supernet it names, as `opscore search` wires it (search.factory)."""
+    settings = scoring_settings(cfg)
+    loaded = load_for_search(settings.supernet, space, torch.device("cpu"), 2, dataset=data)
+    ctx = ScoringContext(space, loaded.supernet, loaded.state, None, trained=loaded.tuner,
+                         tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
+    return SCORERS.get(cfg.scorer)(ctx), loaded
 
 
 def _propose(space, state, sc, iteration: int = 0, log=None):
@@ -86,11 +95,11 @@ def test_darts_pt_fine_tunes_between_topology_decisions_too(tmp_path):
     train_supernet(cfg, tmp_path / "sn", progress=False, space=space, dataset=data)
     scfg = SearchConfig(space="toy", scorer="darts-pt", supernet=str(tmp_path / "sn" / "supernet.pt"), batch_size=32,
                         channels_last=False, tune_epochs=0.25, accuracy_batches=2)
-    state, model, opts = load_for_search(scfg, space, torch.device("cpu"), 2, dataset=data)
-    sc = SCORERS.get("darts-pt")(ScoringContext(space, model, state, None, {"config": scfg, **opts}))
+    sc, loaded = _context(scfg, space, data)
+    state = loaded.state
     calls = []
-    fine_tune = opts["trained"].fine_tune
-    opts["trained"].fine_tune = lambda epochs, seed: calls.append(epochs) or fine_tune(epochs, seed)
+    fine_tune = loaded.tuner.fine_tune
+    loaded.tuner.fine_tune = lambda epochs, seed: calls.append(epochs) or fine_tune(epochs, seed)
     log = DecisionLog()
     with sc.session():
         p = propose(space, sc, state, state.snapshot(), "fixed", BatchStream(data, 32, seed=0), 0, 0, log)
@@ -144,7 +153,7 @@ def test_trained_scorers_need_a_supernet():
     state = space.new_state()
     for name in ("darts-alpha", "darts-pt", "disc-acc"):
         with pytest.raises(ScorerSetupError, match="--supernet"):
-            SCORERS.get(name)(ScoringContext(space, torch.nn.Identity(), state, None, {}))
+            SCORERS.get(name)(ScoringContext(space, torch.nn.Identity(), state, None))
 
 
 # ------------------------------------------------------------------------- through the CLI

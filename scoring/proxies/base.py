@@ -7,17 +7,35 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 import torch
 from torch import nn
 
+from supernet.modes import BN_MODES, preserved
 from supernet.registry import Registry
 
-Evaluator = Callable[[torch.Tensor, torch.Tensor], float]
+if TYPE_CHECKING:
+    from supernet.grouped import Grouping
 
-BN_MODES = ("batch", "eval")
-_BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], float]  # what `_session` yields: the score of one batch
+
+
+class Evaluator:
+    """What a proxy session yields: `ev(inputs, targets)` scores one batch; `score_groups` scores every
+    group of a grouped forward (supernet.grouped) at once, for proxies that declare `supports_groups`."""
+
+    def __init__(self, score: ScoreFn, proxy: str) -> None:
+        self._score = score
+        self.proxy = proxy
+
+    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return self._score(inputs, targets)
+
+    def score_groups(self, inputs: torch.Tensor, targets: torch.Tensor, grouping: Grouping) -> list[float]:
+        """One score per group of `grouping` from one forward of the batch repeated per group."""
+        raise NotImplementedError(f"proxy {self.proxy!r} cannot score grouped variants (supports_groups is False); "
+                                  f"score each variant with its own forward")
 
 
 class Proxy(ABC):
@@ -25,6 +43,7 @@ class Proxy(ABC):
 
     name: ClassVar[str] = ""
     needs_labels: ClassVar[bool] = False
+    supports_groups: ClassVar[bool] = False  # its evaluator implements `score_groups`
 
     def __init__(self, bn_mode: str = "batch") -> None:
         if bn_mode not in BN_MODES:
@@ -35,11 +54,12 @@ class Proxy(ABC):
     def session(self, model: nn.Module) -> Iterator[Evaluator]:
         """Attach to `model` once; yield an evaluator (inputs, targets) -> score; restore on exit."""
         with preserved(model, self.bn_mode), self._session(model) as ev:
-            yield ev
+            yield ev if isinstance(ev, Evaluator) else Evaluator(ev, self.name)
 
     @abstractmethod
-    def _session(self, model: nn.Module) -> "contextmanager[Evaluator]":  # type: ignore[valid-type]
-        """Proxy-specific attachment (hooks etc.); the model is already in the requested BN mode."""
+    def _session(self, model: nn.Module) -> "contextmanager[ScoreFn]":  # type: ignore[valid-type]
+        """Proxy-specific attachment (hooks etc.), yielding a ScoreFn or an Evaluator (grouped scoring);
+        the model is already in the requested BN mode."""
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         """Score one batch (attach, evaluate, detach)."""
@@ -48,30 +68,3 @@ class Proxy(ABC):
 
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy")
-
-
-@contextmanager
-def preserved(model: nn.Module, bn_mode: str) -> Iterator[nn.Module]:
-    """Put `model` in scoring mode and restore modes, BN flags and requires_grad afterwards.
-
-    bn_mode 'batch': BN normalises with the batch statistics (as NASWOT recommends) without
-    updating its running buffers; 'eval': BN uses its running statistics (the published ZC-PT code).
-    Every other module is in eval mode (no dropout / drop-path while scoring).
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    tracks = [(m, m.track_running_stats) for m in model.modules() if isinstance(m, _BN_TYPES)]
-    grads = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        model.eval()
-        if bn_mode == "batch":
-            for m, _ in tracks:
-                m.train()
-                m.track_running_stats = False  # use batch stats, leave the buffers alone
-        yield model
-    finally:
-        for m, t in modes:
-            m.training = t
-        for m, t in tracks:
-            m.track_running_stats = t
-        for p, g in grads:
-            p.requires_grad_(g)

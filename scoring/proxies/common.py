@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Evaluator, Proxy, _BN_TYPES
+from supernet.modules import BN_TYPES
+
+from .base import Proxy, ScoreFn
 
 WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -89,7 +91,7 @@ def safe_log(value: float) -> float:
 @contextmanager
 def bn_bypassed(model: nn.Module) -> Iterator[None]:
     """Every BatchNorm forward is the identity for the block (synflow, Abdelfattah et al. 2021)."""
-    patched = [m for m in model.modules() if isinstance(m, _BN_TYPES)]
+    patched = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     try:
         for m in patched:
             m.forward = _identity  # type: ignore[method-assign]
@@ -113,7 +115,7 @@ class WeightGradientProxy(Proxy):
     needs_labels = True
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         weights = scored_weights(model)
         only_these_require_grad(model, weights)
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 from .common import WEIGHT_LAYERS, grads_or_zeros, logits_of, only_these_require_grad, require_targets, \
     scored_layers, scored_weights
 
@@ -39,7 +39,7 @@ class Fisher(Proxy):
     needs_labels = True
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         captured: list[tuple[torch.Tensor, bool]] = []
 
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 
 
 @PROXIES.register("flops")
@@ -25,7 +25,7 @@ class Flops(Proxy):
     name = "flops"
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
             x = inputs[:2]
             counter = FlopCounterMode(display=False)

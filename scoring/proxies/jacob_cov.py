@@ -22,7 +22,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad
 
 EPS_K = 1e-5
@@ -58,7 +58,7 @@ class JacobCov(Proxy):
     name = "jacob_cov"
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         only_these_require_grad(model, [])
 
         def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import math
 import weakref
-from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from supernet.mixed_op import MixedOp
+from supernet.grouped import Grouping, op_owners
+from supernet.modules import RELU_TYPES
 
 from .base import PROXIES, Evaluator, Proxy
-from .grouping import grouped_batch_norm
 
 _EXACT_COLUMNS = 1 << 23  # |S S^T| entries stay below 2^24 in float32 per chunk
 
@@ -52,35 +52,19 @@ def logdet_score(kernel: torch.Tensor) -> float:
     return -math.inf if float(sign) == 0.0 else float(logabs)
 
 
-def relu_modules(model: nn.Module) -> list[nn.Module]:
-    """Every ReLU-family module whose input codes count in nwot."""
-    return [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
-
-
-def op_owners(model: nn.Module) -> dict[nn.Module, tuple[MixedOp, str]]:
-    """ReLU module -> (mixed op, op name) for the ReLUs inside candidate ops (for per-group masks)."""
-    owners: dict[nn.Module, tuple[MixedOp, str]] = {}
-    for m in model.modules():
-        if isinstance(m, MixedOp):
-            for name, op in m.ops.items():
-                for r in relu_modules(op):
-                    owners[r] = (m, name)
-    return owners
-
-
 class _KernelAccumulator:
     """Forward pre-hook target accumulating K over one forward; dedups inputs by identity.
 
     In a grouped forward, a ReLU inside an op removed in group g does not count in K_g."""
 
-    def __init__(self, owners: dict[nn.Module, tuple[MixedOp, str]]) -> None:
+    def __init__(self, owners: dict[nn.Module, tuple[str, str]]) -> None:
         self.owners = owners
-        self.groups = 1
+        self.grouping: Grouping | None = None
         self.kernel: torch.Tensor | None = None
         self._seen: dict[int, tuple[weakref.ref, torch.Tensor]] = {}
 
-    def reset(self, groups: int = 1) -> None:
-        self.kernel, self._seen, self.groups = None, {}, groups
+    def reset(self, grouping: Grouping | None = None) -> None:
+        self.kernel, self._seen, self.grouping = None, {}, grouping
 
     def __call__(self, module: nn.Module, args: tuple) -> None:
         x = args[0]
@@ -88,15 +72,41 @@ class _KernelAccumulator:
         if hit is not None and hit[0]() is x:
             gram = hit[1]
         else:
-            gram = code_gram(x.detach(), self.groups)
+            gram = code_gram(x.detach(), 1 if self.grouping is None else len(self.grouping))
             self._seen[id(x)] = (weakref.ref(x), gram)
-        owner = self.owners.get(module) if self.groups > 1 else None
+        owner = self.owners.get(module) if self.grouping is not None else None
         if owner is not None:
-            mixed, name = owner
-            mask = [name in a for a in mixed.state.group_active(mixed.edge)]
+            mask = self.grouping.op_active(*owner)  # type: ignore[union-attr]
             if not all(mask):
                 gram = gram * torch.tensor(mask, dtype=gram.dtype, device=gram.device).view(-1, 1, 1)
         self.kernel = gram.clone() if self.kernel is None else self.kernel.add_(gram)
+
+
+class _NwotEvaluator(Evaluator):
+    """log|K_H| of one batch, or of every group of a grouped forward (one kernel per group)."""
+
+    def __init__(self, model: nn.Module, acc: _KernelAccumulator, proxy: str) -> None:
+        super().__init__(self._one, proxy)
+        self.model, self.acc = model, acc
+
+    def _kernel(self, run: Callable[[], object], grouping: Grouping | None) -> torch.Tensor:
+        self.acc.reset(grouping)
+        try:
+            with torch.no_grad():
+                run()
+            kernel = self.acc.kernel
+        finally:
+            self.acc.reset()
+        return kernel  # type: ignore[return-value]
+
+    def _one(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return logdet_score(self._kernel(lambda: self.model(inputs), None))
+
+    def score_groups(self, inputs: torch.Tensor, targets: torch.Tensor, grouping: Grouping) -> list[float]:
+        kernel = self._kernel(lambda: grouping.forward(self.model, inputs), grouping)
+        if len(grouping) == 1:
+            kernel = kernel.unsqueeze(0)
+        return [logdet_score(k) for k in kernel]
 
 
 @PROXIES.register("nwot")
@@ -108,31 +118,12 @@ class NWOT(Proxy):
 
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[Evaluator]:
-        acc = _KernelAccumulator(op_owners(model))
-        handles = [m.register_forward_pre_hook(acc) for m in relu_modules(model)]
+        acc = _KernelAccumulator(op_owners(model, RELU_TYPES))
+        handles = [m.register_forward_pre_hook(acc) for m in model.modules() if isinstance(m, RELU_TYPES)]
         if not handles:
             raise ValueError("nwot needs ReLU modules in the model; this model has none")
-
-        def evaluate(inputs: torch.Tensor, targets: torch.Tensor, groups: int = 1):
-            """Score of one batch; with `groups` > 1, one score per group (the batch is repeated)."""
-            acc.reset(groups)
-            with torch.no_grad():
-                if groups == 1:
-                    model(inputs)
-                else:
-                    fmt = torch.channels_last if inputs.dim() == 4 and not inputs.is_contiguous() \
-                        and inputs.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-                    big = inputs.repeat(groups, *[1] * (inputs.dim() - 1)).contiguous(memory_format=fmt)
-                    with grouped_batch_norm(model, groups) if self.bn_mode == "batch" else nullcontext():
-                        model(big)
-            kernel = acc.kernel
-            acc.reset()
-            if groups == 1:
-                return logdet_score(kernel)  # type: ignore[arg-type]
-            return [logdet_score(k) for k in kernel]  # type: ignore[union-attr]
-
         try:
-            yield evaluate
+            yield _NwotEvaluator(model, acc, self.name)
         finally:
             for h in handles:
                 h.remove()

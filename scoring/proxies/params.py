@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 
 
 @PROXIES.register("params")
@@ -24,7 +24,7 @@ class Params(Proxy):
     name = "params"
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         seen: dict[int, int] = {}
 
         def hook(module: nn.Module, args: tuple) -> None:

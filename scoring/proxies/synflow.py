@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .base import PROXIES, Evaluator, Proxy
+from .base import PROXIES, Proxy, ScoreFn
 from .common import bn_bypassed, logits_of, scored_weight_names
 
 _RESCALE_EXPONENTS = (0, 500, 1000)  # input scale 2^-k tried in turn while R or S overflows
@@ -74,7 +74,7 @@ class _Synflow(Proxy):
     bypass_bn: ClassVar[bool] = True
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
             return synflow_log_score(model, tuple(inputs.shape[1:]), inputs.device, self.bypass_bn)
 

@@ -35,7 +35,10 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 from torch import nn
 
-from .base import PROXIES, Evaluator, Proxy, _BN_TYPES, preserved
+from supernet.modes import preserved
+from supernet.modules import BN_TYPES
+
+from .base import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad, scored_weights
 
 
@@ -181,7 +184,7 @@ class Tenas(Proxy):
         weights = scored_weights(model)
         only_these_require_grad(model, weights)
         relus = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
-        bns = [m for m in model.modules() if isinstance(m, _BN_TYPES)]
+        bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
         handles = [m.register_forward_pre_hook(frozen.pre) for m in bns]
         handles += [m.register_forward_hook(frozen.post) for m in bns]
 
@@ -216,7 +219,7 @@ class Tenas(Proxy):
             yield measure
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         with self._measurer(model) as measure:
             def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
                 return measure(inputs).score

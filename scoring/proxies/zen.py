@@ -23,7 +23,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .base import PROXIES, Evaluator, Proxy, _BN_TYPES
+from supernet.modules import BN_TYPES
+
+from .base import PROXIES, Proxy, ScoreFn
 
 _POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
           nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
@@ -76,11 +78,11 @@ class Zen(Proxy):
         self.alpha, self.seed = alpha, seed
 
     @contextmanager
-    def _session(self, model: nn.Module) -> Iterator[Evaluator]:
+    def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         rec = _ZenRecorder()
         pools = [m for m in model.modules() if isinstance(m, _POOLS)]
         handles = [m.register_forward_pre_hook(rec.pool) for m in pools]
-        handles += [m.register_forward_pre_hook(rec.bn) for m in model.modules() if isinstance(m, _BN_TYPES)]
+        handles += [m.register_forward_pre_hook(rec.bn) for m in model.modules() if isinstance(m, BN_TYPES)]
 
         def features(x: torch.Tensor) -> torch.Tensor:
             rec.features = None

@@ -3,30 +3,36 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Iterator
 
 import torch
 from torch import nn
 
 from supernet.arch_state import ArchState
+from supernet.grouped import Variant
 from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
 
 from ..proxies.base import Proxy
+from ..trained import TrainedSupernet
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
 class ScoringContext:
-    """What a scorer may use: the space, the supernet, its arch state, a proxy, options."""
+    """What a scorer may use: the space, the supernet, its arch state, a proxy, and its settings."""
 
     space: SearchSpace
     supernet: nn.Module
     state: ArchState
     proxy: Proxy | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    _: KW_ONLY
+    batched: bool = False  # score all ops of an edge in one grouped forward where scorer and proxy can
+    trained: TrainedSupernet | None = None  # darts-alpha, darts-pt, disc-acc: the trained supernet (--supernet)
+    tune_epochs: float = 0.0  # darts-pt, disc-acc: fine-tuning epochs after each decision
+    disc_tune_epochs: float = 0.0  # disc-acc: fine-tuning epochs of each discretized supernet before scoring
 
 
 class OperationScorer(ABC):
@@ -34,6 +40,8 @@ class OperationScorer(ABC):
 
     name: ClassVar[str] = ""
     direction: ClassVar[str] = "max"
+    topology_direction: ClassVar[str] = "min"  # direction of score_edge_removal (the topology phase)
+    supports_groups: ClassVar[bool] = False  # scores an edge's ops in one grouped forward (see `variant`)
 
     def __init__(self, ctx: ScoringContext) -> None:
         self.ctx = ctx
@@ -51,6 +59,10 @@ class OperationScorer(ABC):
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
         """Raw scores of every active op of `edge`."""
         return {op: self.score_op(edge, op, batch) for op in self.ctx.state.active(edge)}
+
+    def variant(self, edge: str, op: str) -> Variant:
+        """The edited active set of `edge` scored for `op`, for grouped evaluation (supernet.grouped)."""
+        raise NotImplementedError(f"scorer {self.name!r} cannot score grouped variants (supports_groups is False)")
 
     def score_edge_removal(self, edge: str, batch: Batch) -> float:
         """Raw score of the supernet with the whole `edge` removed (topology phase)."""

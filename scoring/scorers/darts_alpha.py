@@ -62,8 +62,7 @@ class DartsAlpha(OperationScorer):
         if missing:
             raise ScorerSetupError(f"scorer {self.name!r} needs trained alphas: pass --supernet RUN_DIR/supernet.pt "
                                    f"(written by opscore train-supernet)")
-        trained = ctx.options.get("trained")
-        self.mixing = getattr(trained, "eval_mixing", DEFAULT_EVAL_MIXING)
+        self.mixing = ctx.trained.eval_mixing if ctx.trained is not None else DEFAULT_EVAL_MIXING
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
         return candidate_weights(self.ctx.state, edge, self.mixing)[op]

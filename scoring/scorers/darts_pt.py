@@ -1,39 +1,19 @@
 """darts-pt (Wang et al. 2021; Xiang et al. 2023, eq. 5): keep the op whose removal A-(e,o) lowers the
 trained supernet's validation accuracy most (argmin), fine-tuning the supernet between decisions.
 
-The trained supernet comes from `opscore search --supernet` through ScoringContext.options['trained']
-(an object with the TrainedSupernet methods below). Within one search every proposal iteration starts
+The trained supernet comes from `opscore search --supernet` through ScoringContext.trained
+(a scoring.trained.TrainedSupernet). Within one search every proposal iteration starts
 from the trained weights: fine-tuning is undone when the arch state is back at A_0, and at the end.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, ContextManager, Iterator, Protocol
+from typing import Any, Iterator
 
 import torch
 
+from ..trained import TrainedSupernet
 from .base import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
-
-
-class TrainedSupernet(Protocol):
-    """What the training-based scorers use of a trained supernet (built by search.supernet_train)."""
-
-    eval_mixing: str
-
-    def accuracy(self) -> float:
-        """Validation accuracy of the supernet under the current arch state."""
-
-    def fine_tune(self, epochs: float, seed: int) -> int:
-        """Train for `epochs` passes over the training half under the current arch state."""
-
-    def snapshot(self) -> Any:
-        """Weights, buffers and alphas."""
-
-    def restore(self, snap: Any) -> None:
-        """Back to a snapshot."""
-
-    def trial(self) -> ContextManager[Any]:
-        """Fine-tuning inside the block is undone on exit."""
 
 
 class TrainedScorer(OperationScorer):
@@ -41,12 +21,12 @@ class TrainedScorer(OperationScorer):
 
     def __init__(self, ctx: ScoringContext) -> None:
         super().__init__(ctx)
-        trained = ctx.options.get("trained")
+        trained = ctx.trained
         if trained is None:
             raise ScorerSetupError(f"scorer {self.name!r} needs a trained supernet: pass --supernet "
                                    f"RUN_DIR/supernet.pt (written by opscore train-supernet)")
         self.trained: TrainedSupernet = trained
-        self.tune_epochs = float(ctx.options.get("tune_epochs", 0.0))
+        self.tune_epochs = float(ctx.tune_epochs)
         self._snap: Any = None
         self._a0: dict | None = None
         self._dirty = False

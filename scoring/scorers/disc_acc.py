@@ -18,7 +18,7 @@ class DiscAcc(TrainedScorer):
 
     def __init__(self, ctx: ScoringContext) -> None:
         super().__init__(ctx)
-        self.disc_tune_epochs = float(ctx.options.get("disc_tune_epochs", 0.0))
+        self.disc_tune_epochs = float(ctx.disc_tune_epochs)
         self._seed: int | None = None
 
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 
+from supernet.grouped import Variant, discretization, grouped, removal
+
+from ..proxies.base import Evaluator
 from .base import SCORERS, Batch, OperationScorer, ScoringContext
 
 
@@ -14,7 +17,7 @@ class _ProxyScorer(OperationScorer):
         super().__init__(ctx)
         if ctx.proxy is None:
             raise ValueError(f"scorer {self.name!r} needs a proxy (--proxy)")
-        self._evaluate: Callable | None = None
+        self._evaluate: Evaluator | None = None
 
     @contextmanager
     def session(self) -> Iterator[OperationScorer]:
@@ -25,13 +28,9 @@ class _ProxyScorer(OperationScorer):
             finally:
                 self._evaluate = None
 
-    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
-        """The edited active set of `edge` this scorer evaluates for `op` (for batched evaluation)."""
-        raise NotImplementedError
-
     def batched(self) -> bool:
-        """Whether all ops of an edge are scored in one grouped forward (option 'batched')."""
-        return bool(self.ctx.options.get("batched")) and getattr(self.ctx.proxy, "supports_groups", False)
+        """Whether all ops of an edge are scored in one grouped forward (asked for, and both can)."""
+        return self.ctx.batched and self.supports_groups and self.ctx.proxy.supports_groups  # type: ignore[union-attr]
 
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
         """Raw scores of every active op of `edge`; one grouped forward when batched."""
@@ -40,9 +39,9 @@ class _ProxyScorer(OperationScorer):
         if self._evaluate is None:
             raise RuntimeError("score inside `with scorer.session():`")
         ops = self.ctx.state.active(edge)
-        with self.ctx.state.grouped([self.variant(edge, o) for o in ops]) as groups:
-            scores = self._evaluate(*batch, groups=groups)
-        self.evaluations += groups
+        with grouped(self.ctx.state, [self.variant(edge, o) for o in ops]) as grouping:
+            scores = self._evaluate.score_groups(*batch, grouping)
+        self.evaluations += len(grouping)
         return dict(zip(ops, scores))
 
     def _run(self, batch: Batch) -> float:
@@ -62,13 +61,14 @@ class ZeroCostPT(_ProxyScorer):
 
     name = "zc-pt"
     direction = "min"
+    supports_groups = True
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
         with self.ctx.state.perturb(edge, op):
             return self._run(batch)
 
-    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
-        return {edge: self.ctx.state.perturbed_active(edge, op)}
+    def variant(self, edge: str, op: str) -> Variant:
+        return removal(self.ctx.state, edge, op)
 
 
 @SCORERS.register("disc-zc")
@@ -77,10 +77,11 @@ class DiscreteZeroCost(_ProxyScorer):
 
     name = "disc-zc"
     direction = "max"
+    supports_groups = True
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
         with self.ctx.state.discretize(edge, op):
             return self._run(batch)
 
-    def variant(self, edge: str, op: str) -> dict[str, tuple[str, ...]]:
-        return {edge: (op,)}
+    def variant(self, edge: str, op: str) -> Variant:
+        return discretization(edge, op)

@@ -31,7 +31,7 @@ from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
 from ..config import SearchConfig
-from ..factory import build_scoring
+from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose, validation_scores
 from .base import STRATEGIES, SearchContext, Strategy
@@ -64,7 +64,8 @@ class ZeroCostPT(Strategy):
     def prepare(self, ctx: SearchContext) -> None:
         """Supernet A_0, scorer and proxy; the proposals an interrupted run finished."""
         s = ctx.settings
-        self.state, self.supernet, self.scorer, self.proxy = build_scoring(s, ctx.space, ctx.device, ctx.num_classes)
+        self.state, self.supernet, self.scorer, self.proxy = build_scoring(scoring_settings(s), ctx.space,
+                                                                           ctx.device, ctx.num_classes)
         self.a0 = self.state.snapshot()
         done = [Proposal(**p) for p in ctx.folder.read_json(PROPOSALS, [])] if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scoring.proxies.base import preserved
 from supernet.arch_state import ArchState
-from supernet.mixed_op import MixedOp
+from supernet.modes import preserved, use_mixing
 
 from .architects import Architect, Batch
 
@@ -26,20 +25,6 @@ def init_alphas(state: ArchState, std: float, device: torch.device | str = "cpu"
     for e in state.edge_ids():
         state.alphas[e] = nn.Parameter(std * torch.randn(len(state.candidates(e))).to(device))
     return {e: state.alphas[e] for e in state.edge_ids()}  # type: ignore[misc]
-
-
-@contextmanager
-def use_mixing(model: nn.Module, rule: str) -> Iterator[None]:
-    """Every mixed op of `model` mixes with `rule` for the block (e.g. the Dirichlet mean to evaluate)."""
-    mixed = [m for m in model.modules() if isinstance(m, MixedOp)]
-    old = [m.mixing for m in mixed]
-    for m in mixed:
-        m.mixing = rule
-    try:
-        yield
-    finally:
-        for m, r in zip(mixed, old):
-            m.mixing = r
 
 
 @contextmanager

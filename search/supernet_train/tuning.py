@@ -10,9 +10,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from supernet.modes import use_mixing
+
 from .architects import Architect, Batch
 from .data import cycle
-from .trainer import SupernetTrainer, WeightSettings, evaluate, move, use_mixing
+from .trainer import SupernetTrainer, WeightSettings, evaluate, move
 
 
 @dataclass

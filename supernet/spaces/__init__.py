@@ -13,7 +13,7 @@ from . import darts, darts_subspaces  # noqa: E402,F401  (register darts, darts-
 def get_space(name: str, **options):
     """An instance of the space registered as `name`, with its `options` (declared in `options`)."""
     cls = SPACES.get(name)
-    allowed = tuple(getattr(cls, "options", ()))
+    allowed = tuple(cls.options)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise UnknownNameError(f"space {name!r} has no option {', '.join(unknown)}; "
