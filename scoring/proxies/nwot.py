@@ -103,7 +103,6 @@ class _KernelAccumulator:
 class NWOT(Proxy):
     """NASWOT score log|K_H| (Mellor et al. 2021); no labels, no autograd; supports grouped batches."""
 
-    name = "nwot"
     supports_groups = True
 
     @contextmanager

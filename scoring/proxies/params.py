@@ -21,8 +21,6 @@ from .base import PROXIES, Evaluator, Proxy
 class Params(Proxy):
     """Number of parameters of the executed modules."""
 
-    name = "params"
-
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[Evaluator]:
         seen: dict[int, int] = {}

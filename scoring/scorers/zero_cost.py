@@ -60,7 +60,6 @@ class _ProxyScorer(OperationScorer):
 class ZeroCostPT(_ProxyScorer):
     """zc-pt, eq. 7: S(A_t - (e, o)); the op whose removal lowers the proxy most is kept (argmin)."""
 
-    name = "zc-pt"
     direction = "min"
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
@@ -75,7 +74,6 @@ class ZeroCostPT(_ProxyScorer):
 class DiscreteZeroCost(_ProxyScorer):
     """disc-zc, eq. 6: S(A_t + (e, o)); the op whose discretization scores highest is kept (argmax)."""
 
-    name = "disc-zc"
     direction = "max"
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:
