@@ -86,7 +86,7 @@ def test_create_checks_options_against_the_signature():
     def open_(**kw: int) -> dict:
         return kw
 
-    assert reg.create("a", size=3).size == 3 and reg.create("a").size == 1
+    assert reg.create("a", size=3).size == 3 and reg.create("a").size == 1 and reg.options("a") == ("size",)
     assert isinstance(reg.create("bare"), Bare)
     assert reg.create("open", anything=1) == {"anything": 1}  # **kwargs takes any option
     with pytest.raises(UnknownOptionError) as e:
