@@ -59,7 +59,7 @@ def tse_ema(epoch_losses: Sequence[float], gamma: float = 0.999) -> float:
 
 def estimate(name: str, epoch_losses: Sequence[float], **options: float) -> float:
     """The estimator registered as `name` ('tse', 'tse-e', 'tse-ema') on per-epoch losses."""
-    return TSE_ESTIMATORS.get(name)(epoch_losses, **options)
+    return TSE_ESTIMATORS.create(name, epoch_losses=epoch_losses, **options)
 
 
 class TSERecorder:

@@ -55,7 +55,7 @@ def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
 def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.device,
                   num_classes: int) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
     """Supernet A_0 (seeded; the trained one with `settings.supernet`), its arch state, proxy and scorer."""
-    scorer_cls = SCORERS.get(settings.scorer)
+    SCORERS.get(settings.scorer)  # an unknown name fails before the supernet is built
     proxy = get_proxy(settings.proxy, bn_mode=settings.bn_mode)
     state = space.new_state()
     base = space.default_net_config("supernet")
@@ -72,4 +72,4 @@ def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.d
         state, supernet, trained = loaded.state, loaded.supernet, loaded.tuner
     ctx = ScoringContext(space, supernet, state, proxy, batched=batched, trained=trained,
                          tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
-    return state, supernet, scorer_cls(ctx), proxy
+    return state, supernet, SCORERS.create(settings.scorer, ctx=ctx), proxy

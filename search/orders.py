@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Mapping, Protocol
+from typing import Callable, ClassVar, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -52,6 +52,11 @@ class EdgeOrder(ABC):
         """Decide every undecided edge through `ctl`."""
 
     @staticmethod
+    @abstractmethod
+    def evaluations(sizes: Sequence[int]) -> int:
+        """Table 5: scored (edge, op) pairs of one proposal, given |O_e| of the edges in decision order."""
+
+    @staticmethod
     def decide_in_turn(ctl: DecisionControl, edges: list[str]) -> None:
         """Score each edge at its turn and commit its best op."""
         for e in edges:
@@ -66,7 +71,7 @@ ORDERS: Registry[type[EdgeOrder]] = Registry("edge order")
 class FixedOrder(EdgeOrder):
     """Edges from the input towards the output (the space's edge order). |O||E| evaluations."""
 
-    name = "fixed"
+    evaluations = staticmethod(sum)
 
     def run(self, ctl: DecisionControl) -> None:
         self.decide_in_turn(ctl, ctl.undecided())
@@ -76,7 +81,7 @@ class FixedOrder(EdgeOrder):
 class RandomOrder(EdgeOrder):
     """A seeded random permutation of the edges per proposal iteration. |O||E| evaluations."""
 
-    name = "random"
+    evaluations = staticmethod(sum)
 
     def run(self, ctl: DecisionControl) -> None:
         edges = ctl.undecided()
@@ -106,6 +111,10 @@ class _GlobalIter(EdgeOrder):
 
     summarise: ClassVar[Callable[[Mapping[str, float]], float]]
 
+    @staticmethod
+    def evaluations(sizes: Sequence[int]) -> int:
+        return sum(k * s for k, s in enumerate(sizes, start=1))
+
     def run(self, ctl: DecisionControl) -> None:
         while True:
             edges = ctl.undecided()
@@ -122,6 +131,10 @@ class _GlobalOnce(EdgeOrder):
 
     summarise: ClassVar[Callable[[Mapping[str, float]], float]]
 
+    @staticmethod
+    def evaluations(sizes: Sequence[int]) -> int:
+        return 2 * sum(sizes) - sizes[0] if sizes else 0
+
     def run(self, ctl: DecisionControl) -> None:
         edges = ctl.undecided()
         if not edges:
@@ -137,7 +150,6 @@ class _GlobalOnce(EdgeOrder):
 class GlobalOpIter(_GlobalIter):
     """Decide the edge holding the globally best (edge, op) score, re-scoring after every decision."""
 
-    name = "global-op-iter"
     summarise = staticmethod(best_keep)
 
 
@@ -145,7 +157,6 @@ class GlobalOpIter(_GlobalIter):
 class GlobalEdgeIter(_GlobalIter):
     """Decide the edge with the best mean op score with its best op, re-scoring after every decision."""
 
-    name = "global-edge-iter"
     summarise = staticmethod(mean_keep)
 
 
@@ -153,7 +164,6 @@ class GlobalEdgeIter(_GlobalIter):
 class GlobalOpOnce(_GlobalOnce):
     """Edge order fixed up front by each edge's best op score on A_0."""
 
-    name = "global-op-once"
     summarise = staticmethod(best_keep)
 
 
@@ -161,5 +171,4 @@ class GlobalOpOnce(_GlobalOnce):
 class GlobalEdgeOnce(_GlobalOnce):
     """Edge order fixed up front by each edge's mean op score on A_0."""
 
-    name = "global-edge-once"
     summarise = staticmethod(mean_keep)

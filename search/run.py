@@ -33,7 +33,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
     the sequential run's and only rank 0 writes files."""
     workers = Workers.from_env()
     try:
-        strategy = STRATEGIES.get(cfg.strategy)()
+        strategy = STRATEGIES.create(cfg.strategy)
         ctx = _open(cfg, Path(out), resume, progress, workers, strategy)
         return _stages(strategy, ctx)
     finally:

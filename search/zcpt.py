@@ -173,7 +173,7 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     replay = list(replay or [])
     t0 = time.perf_counter() - checkpointed_seconds(replay)  # seconds spent before a kill count
     state.restore(a0)
-    order = ORDERS.get(order_name)(np.random.default_rng(derive_seed(seed, seeds.PROPOSAL, iteration, 1)))
+    order = ORDERS.create(order_name, rng=np.random.default_rng(derive_seed(seed, seeds.PROPOSAL, iteration, 1)))
     before = scorer.evaluations
     ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=replay, record=record,
                    clock0=t0)

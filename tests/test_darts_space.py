@@ -53,7 +53,7 @@ def test_darts_candidates_and_edge_order():
 
 
 def test_space_options_are_checked():
-    with pytest.raises(UnknownNameError, match="space 'nb201' has no option include_none; its options: none"):
+    with pytest.raises(UnknownNameError, match="space 'nb201' has no option 'include_none'; its options: none"):
         get_space("nb201", include_none=True)
     with pytest.raises(UnknownNameError, match="darts-s1"):
         get_space("darts-s1", include_none=True)

@@ -45,7 +45,7 @@ def _context(cfg: SearchConfig, space, data):
     loaded = load_for_search(settings.supernet, space, torch.device("cpu"), 2, dataset=data)
     ctx = ScoringContext(space, loaded.supernet, loaded.state, None, trained=loaded.tuner,
                          tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
-    return SCORERS.get(cfg.scorer)(ctx), loaded
+    return SCORERS.create(cfg.scorer, ctx=ctx), loaded
 
 
 def _propose(space, state, sc, iteration: int = 0, log=None):

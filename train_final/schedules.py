@@ -45,4 +45,4 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> SGD:
 
 def build_schedule(opt: Optimizer, recipe: Recipe) -> LRScheduler:
     """The recipe's schedule by name (UnknownNameError lists the valid ones)."""
-    return SCHEDULES.get(recipe.schedule)(opt, recipe)
+    return SCHEDULES.create(recipe.schedule, opt=opt, recipe=recipe)

@@ -5,8 +5,8 @@ from . import grad_norm, snip, grasp, fisher, synflow, jacob_cov, zen, tenas, pa
 
 
 def get_proxy(name: str, **options) -> Proxy:
-    """An instance of the proxy registered as `name`."""
-    return PROXIES.get(name)(**options)
+    """The proxy registered as `name` built with `options` (PROXIES.create; kept for its many callers)."""
+    return PROXIES.create(name, **options)
 
 
 __all__ = ["BN_MODES", "PROXIES", "Proxy", "preserved", "get_proxy"]

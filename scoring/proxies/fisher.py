@@ -35,7 +35,6 @@ def channel_saliency(z: torch.Tensor, grad: torch.Tensor, channel_last: bool) ->
 class Fisher(Proxy):
     """Summed channel Fisher saliency of every conv/linear output (one forward, one backward)."""
 
-    name = "fisher"
     needs_labels = True
 
     @contextmanager

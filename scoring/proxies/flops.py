@@ -22,8 +22,6 @@ from .base import PROXIES, Proxy, ScoreFn
 class Flops(Proxy):
     """FLOPs per image of one forward pass."""
 
-    name = "flops"
-
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:

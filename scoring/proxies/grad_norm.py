@@ -16,8 +16,6 @@ from .common import WeightGradientProxy, grads_or_zeros
 class GradNorm(WeightGradientProxy):
     """Sum of per-layer gradient norms of the conv/linear weights (one forward, one backward)."""
 
-    name = "grad_norm"
-
     def _score(self, model: nn.Module, weights: list[nn.Parameter], inputs: torch.Tensor,
                targets: torch.Tensor) -> float:
         grads = grads_or_zeros(self.loss(model, inputs, targets), weights)

@@ -31,8 +31,6 @@ def hessian_vector_product(loss: torch.Tensor, weights: Sequence[torch.Tensor], 
 class Grasp(WeightGradientProxy):
     """-W * (H g) summed over conv/linear weights (one forward, a backward and a double backward)."""
 
-    name = "grasp"
-
     def _score(self, model: nn.Module, weights: list[nn.Parameter], inputs: torch.Tensor,
                targets: torch.Tensor) -> float:
         loss = self.loss(model, inputs, targets)

@@ -55,8 +55,6 @@ def jacob_cov_score(rows: torch.Tensor, k: float = EPS_K) -> float:
 class JacobCov(Proxy):
     """Eigenvalue score of the correlation of input Jacobians (one forward, one backward to the input)."""
 
-    name = "jacob_cov"
-
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         only_these_require_grad(model, [])

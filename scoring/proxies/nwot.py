@@ -113,7 +113,6 @@ class _NwotEvaluator(Evaluator):
 class NWOT(Proxy):
     """NASWOT score log|K_H| (Mellor et al. 2021); no labels, no autograd; supports grouped batches."""
 
-    name = "nwot"
     supports_groups = True
 
     @contextmanager

@@ -21,8 +21,6 @@ from .base import PROXIES, Proxy, ScoreFn
 class Params(Proxy):
     """Number of parameters of the executed modules."""
 
-    name = "params"
-
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         seen: dict[int, int] = {}

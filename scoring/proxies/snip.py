@@ -17,8 +17,6 @@ from .common import WeightGradientProxy, grads_or_zeros
 class Snip(WeightGradientProxy):
     """Connection sensitivity |g * W| summed over conv/linear weights."""
 
-    name = "snip"
-
     def _score(self, model: nn.Module, weights: list[nn.Parameter], inputs: torch.Tensor,
                targets: torch.Tensor) -> float:
         grads = grads_or_zeros(self.loss(model, inputs, targets), weights)

@@ -85,7 +85,6 @@ class _Synflow(Proxy):
 class Synflow(_Synflow):
     """ln of the synaptic flow with BN bypassed (data-free; all-ones input, |theta|, float64)."""
 
-    name = "synflow"
     bypass_bn = True
 
 
@@ -93,5 +92,4 @@ class Synflow(_Synflow):
 class SynflowBN(_Synflow):
     """ln of the synaptic flow with BN kept in the proxy's BN mode (|BN buffers| as in the paper's code)."""
 
-    name = "synflow_bn"
     bypass_bn = False

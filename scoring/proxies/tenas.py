@@ -168,8 +168,6 @@ def rank_combine(measures: Sequence[TenasMeasure]) -> list[float]:
 class Tenas(Proxy):
     """TE-NAS: ln R - ln kappa on one network; components via `measure_session`; no labels."""
 
-    name = "tenas"
-
     def __init__(self, bn_mode: str = "batch", lr_points: int = 64, lr_length: float = 1e-4) -> None:
         super().__init__(bn_mode)
         if lr_points < 2:

@@ -71,8 +71,6 @@ class Zen(Proxy):
     """Zen-NAS score (data-free, no autograd): ln of the feature change under a small input perturbation
     plus the BN scaling terms."""
 
-    name = "zen"
-
     def __init__(self, bn_mode: str = "batch", alpha: float = 0.01, seed: int = 0) -> None:
         super().__init__(bn_mode)
         self.alpha, self.seed = alpha, seed

@@ -52,7 +52,6 @@ def argmax_genotype(space: SearchSpace, state: ArchState, mixing: str = DEFAULT_
 class DartsAlpha(OperationScorer):
     """darts-alpha, eq. 3: argmax_o alpha_{e,o} of a trained supernet (--supernet)."""
 
-    name = "darts-alpha"
     direction = "max"
     topology_direction: ClassVar[str] = "max"  # score_edge_removal is the edge's strength: drop the weakest
 

@@ -84,7 +84,6 @@ class TrainedScorer(OperationScorer):
 class DartsPT(TrainedScorer):
     """darts-pt, eq. 5: V(A_t - (e, o)); the op whose removal lowers validation accuracy most is kept."""
 
-    name = "darts-pt"
     direction = "min"
 
     def score_op(self, edge: str, op: str, batch: Batch) -> float:

@@ -13,7 +13,6 @@ from .darts_pt import TrainedScorer
 class DiscAcc(TrainedScorer):
     """disc-acc, eq. 4: V(A_t + (e, o)) (argmax); fine-tunes between decisions like darts-pt."""
 
-    name = "disc-acc"
     direction = "max"
 
     def __init__(self, ctx: ScoringContext) -> None:

@@ -59,7 +59,6 @@ class _ProxyScorer(OperationScorer):
 class ZeroCostPT(_ProxyScorer):
     """zc-pt, eq. 7: S(A_t - (e, o)); the op whose removal lowers the proxy most is kept (argmin)."""
 
-    name = "zc-pt"
     direction = "min"
     supports_groups = True
 
@@ -75,7 +74,6 @@ class ZeroCostPT(_ProxyScorer):
 class DiscreteZeroCost(_ProxyScorer):
     """disc-zc, eq. 6: S(A_t + (e, o)); the op whose discretization scores highest is kept (argmax)."""
 
-    name = "disc-zc"
     direction = "max"
     supports_groups = True
 

@@ -124,7 +124,7 @@ def darts_alpha_scores(space: SearchSpace, state: ArchState, supernet: torch.nn.
     try:
         for e in state.edge_ids():
             state.alphas[e] = 1e-3 * torch.randn(len(state.candidates(e)), generator=g)
-        scorer = SCORERS.get("darts-alpha")(ScoringContext(space, supernet, state, None))
+        scorer = SCORERS.create("darts-alpha", ctx=ScoringContext(space, supernet, state, None))
         with scorer.session():
             return {e: scorer.score_edge(e, (torch.empty(0), torch.empty(0))) for e in state.edge_ids()}
     finally:
@@ -136,7 +136,7 @@ def proxy_scores(space: SearchSpace, state: ArchState, supernet: torch.nn.Module
                  proxy_name: str, bn_mode: str, batch: Batch) -> Scores:
     """Raw scores of every (edge, op) of A_0 by one proxy scorer."""
     proxy = get_proxy(proxy_name, bn_mode=bn_mode)
-    scorer = SCORERS.get(scorer_name)(ScoringContext(space, supernet, state, proxy))
+    scorer = SCORERS.create(scorer_name, ctx=ScoringContext(space, supernet, state, proxy))
     with scorer.session():
         return {e: scorer.score_edge(e, batch) for e in state.edge_ids()}
 

@@ -123,8 +123,6 @@ class _FirstOrder(Architect):
 class DartsFirstOrder(_FirstOrder):
     """DARTS, first order: alpha <- Adam(grad_alpha L_val(w, alpha))."""
 
-    name = "darts"
-
 
 def unrolled_alpha_grads(model: nn.Module, alphas: Sequence[torch.Tensor], train: Batch, valid: Batch,
                          weight_opt: torch.optim.SGD) -> tuple[Grads, torch.Tensor, torch.Tensor]:
@@ -161,8 +159,6 @@ def unrolled_alpha_grads(model: nn.Module, alphas: Sequence[torch.Tensor], train
 class DartsSecondOrder(Architect):
     """DARTS, second order (unrolled): the validation loss after one virtual weight step."""
 
-    name = "darts-2nd"
-
     def before_weight_step(self, train: Batch, valid: Batch | None, weight_opt: torch.optim.SGD) -> dict[str, float]:
         if valid is None:
             raise ValueError("method 'darts-2nd' needs validation minibatches")
@@ -196,8 +192,6 @@ class _Dirichlet(Architect):
 @ARCHITECTS.register("drnas")
 class DrNAS(_Dirichlet, _FirstOrder):
     """DrNAS: first-order validation gradient through the Dirichlet sample, plus the regulariser."""
-
-    name = "drnas"
 
 
 class _TSE(Architect):
@@ -236,11 +230,7 @@ class _TSE(Architect):
 class DartsTSE(_TSE):
     """DARTS-TSE: softmax mixing, summed training-loss gradients."""
 
-    name = "darts-tse"
-
 
 @ARCHITECTS.register("drnas-tse")
 class DrNASTSE(_Dirichlet, _TSE):
     """DrNAS-TSE (eq. 10): Dirichlet mixing, summed training-loss gradients, DrNAS regulariser."""
-
-    name = "drnas-tse"

@@ -107,13 +107,13 @@ def load_for_search(src: SupernetSource, space: SearchSpace, device: torch.devic
     bs = src.batch_size
     acc_loader = loader(eval_ds, valid_idx, bs, None, drop_last=False)
     n_acc = len(acc_loader) if src.accuracy_batches is None else min(src.accuracy_batches, len(acc_loader))
-    arch_cls = ARCHITECTS.get(ckpt["method"])
+    ARCHITECTS.get(ckpt["method"])  # an unknown method fails here, not at the first fine-tuning
     settings = ArchSettings(lr=train_cfg["arch_lr"], betas=(train_cfg["arch_beta1"], train_cfg["arch_beta2"]),
                             weight_decay=train_cfg["arch_weight_decay"], reg=train_cfg["reg"],
                             reg_scale=train_cfg["reg_scale"], tse_steps=train_cfg["tse_steps"])
 
     def make_architect() -> Architect:
-        return arch_cls(supernet, alphas, settings)
+        return ARCHITECTS.create(ckpt["method"], model=supernet, alphas=alphas, settings=settings)
 
     tune = TuneSettings(lr=src.tune_lr, momentum=train_cfg["momentum"],
                         weight_decay=train_cfg["weight_decay"], grad_clip=train_cfg["grad_clip"],

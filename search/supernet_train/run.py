@@ -59,7 +59,7 @@ def build_training(space: SearchSpace, cfg: SupernetTrainConfig, num_classes: in
     model = space.build_supernet(state, net_cfg).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    architect = arch_cls(model, alphas, arch_settings(cfg))
+    architect = ARCHITECTS.create(cfg.method, model=model, alphas=alphas, settings=arch_settings(cfg))
     ws = WeightSettings(cfg.lr, cfg.lr_min, cfg.momentum, cfg.weight_decay, cfg.grad_clip, cfg.resolved_epochs())
     return state, model, SupernetTrainer(model, alphas, architect, ws), net_cfg
 

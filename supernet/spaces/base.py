@@ -38,8 +38,7 @@ class TopologyGroup:
 class SearchSpace(ABC):
     """A search space; one subclass per module in `supernet.spaces`, registered by name."""
 
-    name: str = ""
-    options: ClassVar[tuple[str, ...]] = ()  # keyword settings the constructor takes (get_space(name, **options))
+    name: ClassVar[str] = ""  # set by SPACES.register
 
     @abstractmethod
     def candidates(self) -> dict[str, tuple[str, ...]]:

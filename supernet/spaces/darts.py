@@ -7,7 +7,7 @@ This module also re-exports the genotype and network API used by retraining.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from torch import nn
 
@@ -30,9 +30,6 @@ IMAGENET_MIN_INPUT = 65  # build_network picks NetworkImageNet for inputs larger
 @SPACES.register("darts")
 class DartsSpace(SearchSpace):
     """DARTS CNN space; subclasses change only `edge_ops` (the RobustDARTS subspaces)."""
-
-    name = "darts"
-    options: ClassVar[tuple[str, ...]] = ("include_none",)
 
     def __init__(self, include_none: bool = False) -> None:
         self.include_none = bool(include_none)

@@ -37,7 +37,6 @@ _POSITION = {ij: k for k, ij in enumerate(node_inputs(STEPS))}  # (i, j) -> inde
 class _Subspace(DartsSpace):
     """A DARTS space whose candidate ops per edge are fixed by the subspace (no options)."""
 
-    options: ClassVar[tuple[str, ...]] = ()
     normal_ops: ClassVar[tuple[tuple[str, ...], ...]]
     reduce_ops: ClassVar[tuple[tuple[str, ...], ...]]
 
@@ -57,7 +56,6 @@ def _same(ops: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 class DartsS1(_Subspace):
     """S1: the per-edge op pairs that DARTS found most important (RobustDARTS)."""
 
-    name = "darts-s1"
     normal_ops = S1_NORMAL
     reduce_ops = S1_REDUCE
 
@@ -66,7 +64,6 @@ class DartsS1(_Subspace):
 class DartsS2(_Subspace):
     """S2: skip_connect or sep_conv_3x3 on every edge."""
 
-    name = "darts-s2"
     normal_ops = reduce_ops = _same(S2_OPS)
 
 
@@ -74,7 +71,6 @@ class DartsS2(_Subspace):
 class DartsS3(_Subspace):
     """S3: none, skip_connect or sep_conv_3x3 on every edge ('none' is a real candidate here)."""
 
-    name = "darts-s3"
     normal_ops = reduce_ops = _same(S3_OPS)
 
 
@@ -82,5 +78,4 @@ class DartsS3(_Subspace):
 class DartsS4(_Subspace):
     """S4: noise (fresh N(0,1) shaped like the input) or sep_conv_3x3 on every edge."""
 
-    name = "darts-s4"
     normal_ops = reduce_ops = _same(S4_OPS)

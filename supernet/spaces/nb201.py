@@ -115,8 +115,6 @@ class NB201Network(nn.Module):
 class NB201Space(SearchSpace):
     """NAS-Bench-201 (Dong & Yang 2020)."""
 
-    name = "nb201"
-
     def candidates(self) -> dict[str, tuple[str, ...]]:
         return {e: NB201_OPS for e in NB201_EDGES}
 

@@ -162,8 +162,6 @@ class NBMacroNetwork(nn.Module):
 class NBMacroSpace(SearchSpace):
     """NAS-Bench-Macro: one edge per searchable layer (`layer:0`..`layer:7`), ops identity/mb3_k3/mb6_k5."""
 
-    name = "nb-macro"
-
     def candidates(self) -> dict[str, tuple[str, ...]]:
         return {e: NB_MACRO_OPS for e in NB_MACRO_LAYERS}
 
