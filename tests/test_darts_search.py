@@ -192,4 +192,4 @@ def test_include_none_flag_reaches_the_space(tmp_path, capsys):
     assert SearchConfig().space_options() == {}
     assert main(["search", "--space", "nb201", "--include-none", "--dataset", "synthetic", "--out",
                  str(tmp_path / "bad"), "--no-progress"]) == 2
-    assert "space 'nb201' has no option include_none" in capsys.readouterr().err
+    assert "space 'nb201' has no option 'include_none'" in capsys.readouterr().err
