@@ -134,17 +134,18 @@ def coerce(cls: type[T], values: Mapping[str, Any], source: str) -> T:
     return cls(**check_values(cls, values, source))
 
 
-def read_yaml_settings(path: str | Path) -> dict[str, Any]:
-    """The mapping of a YAML settings file, keys with dashes written with underscores."""
+def read_yaml_settings(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """The mapping of a YAML settings file (`what` names it in errors), keys with dashes written with
+    underscores."""
     p = Path(path)
     if not p.is_file():
-        raise SettingsError(f"config file {path} does not exist; check the path")
+        raise SettingsError(f"{what} {path} does not exist; check the path")
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
-        raise SettingsError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}; fix the file") from None
+        raise SettingsError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}; fix the file") from None
     if not isinstance(data, dict):
-        raise SettingsError(f"config file {path} must hold a mapping of settings (key: value lines)")
+        raise SettingsError(f"{what} {path} must hold a mapping of settings (key: value lines)")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 

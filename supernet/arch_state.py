@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence
 
 import torch
 
-if TYPE_CHECKING:
-    from .grouped import Grouping
+
+class GroupedVariants(Protocol):
+    """What the arch state holds while a grouped forward runs (a supernet.grouped.Grouping)."""
+
+    def touches(self, edge: str) -> bool:
+        """Whether some group sees `edge` with an active set of its own."""
 
 
 class ArchStateError(ValueError):
@@ -41,7 +45,7 @@ class ArchState:
     alphas: dict[str, torch.Tensor] = field(default_factory=dict)
     version: int = 0
     # grouped evaluation in progress (supernet.grouped), read by the mixed ops; None otherwise
-    grouping: Grouping | None = field(default=None, repr=False, compare=False)
+    grouping: GroupedVariants | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_candidates(cls, candidates: Mapping[str, Sequence[str]]) -> "ArchState":

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from .arch_state import ArchState, ArchStateError
-from .mixed_op import MixedOp
 from .mixing import MixingRule
 from .modules import BN_TYPES
 
@@ -107,18 +106,6 @@ def grouped(state: ArchState, variants: Sequence[Mapping[str, Sequence[str]]]) -
         yield grouping
     finally:
         state.grouping = None
-
-
-def op_owners(model: nn.Module, types: tuple[type[nn.Module], ...]) -> dict[nn.Module, tuple[str, str]]:
-    """Module of `types` inside a candidate op -> (edge, op name), for per-group masks."""
-    owners: dict[nn.Module, tuple[str, str]] = {}
-    for m in model.modules():
-        if isinstance(m, MixedOp):
-            for name, op in m.ops.items():
-                for sub in op.modules():
-                    if isinstance(sub, types):
-                        owners[sub] = (m.edge, name)
-    return owners
 
 
 def _grouped_bn(m: nn.modules.batchnorm._BatchNorm, groups: int):

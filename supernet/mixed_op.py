@@ -1,17 +1,15 @@
 """The mixed op: executes only the active ops of its edge and mixes them by the configured rule."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 import torch
 from torch import nn
 
 from .arch_state import ArchState
+from .grouped import Grouping
 from .mixing import MIXING
 from .ops import Zero
-
-if TYPE_CHECKING:
-    from .grouped import Grouping
 
 
 def is_zero_op(module: nn.Module) -> bool:
@@ -37,7 +35,7 @@ class MixedOp(nn.Module):
         """Weighted sum of the active ops' outputs; None when the edge contributes nothing."""
         st = self.state.edges[self.edge]
         grouping = self.state.grouping
-        if grouping is not None and grouping.touches(self.edge):
+        if isinstance(grouping, Grouping) and grouping.touches(self.edge):
             return self._grouped_forward(x, grouping)
         active = st.active
         if not active:
@@ -102,3 +100,15 @@ def sum_inputs(parts: list[torch.Tensor | None], like: torch.Tensor) -> torch.Te
         if p is not None:
             out = p if out is None else out + p
     return torch.zeros_like(like) if out is None else out
+
+
+def op_owners(model: nn.Module, types: tuple[type[nn.Module], ...]) -> dict[nn.Module, tuple[str, str]]:
+    """Module of `types` inside a candidate op -> (edge, op name), for per-group masks."""
+    owners: dict[nn.Module, tuple[str, str]] = {}
+    for m in model.modules():
+        if isinstance(m, MixedOp):
+            for name, op in m.ops.items():
+                for sub in op.modules():
+                    if isinstance(sub, types):
+                        owners[sub] = (m.edge, name)
+    return owners

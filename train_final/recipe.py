@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
-from runtime.settings import SettingsError, check_values, setting
+from runtime.settings import SettingsError, check_values, read_yaml_settings, setting
 
 AMP_MODES = ("none", "bf16", "fp16")
 RECIPE_PREFIX = "train-"
@@ -139,14 +138,11 @@ def find_recipe(name_or_path: str) -> Path:
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file holding a mapping of settings, keys with dashes normalised to underscores."""
+    """A YAML recipe file's mapping of settings, keys with dashes normalised to underscores."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise RecipeError(f"recipe file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"recipe file {path} must hold a mapping of settings")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+        return read_yaml_settings(path, "recipe file")
+    except SettingsError as e:
+        raise RecipeError(str(e)) from None
 
 
 def make_recipe(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,

@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from supernet.grouped import Grouping, op_owners
+from supernet.grouped import Grouping
+from supernet.mixed_op import op_owners
 from supernet.modules import RELU_TYPES
 
 from .base import PROXIES, Evaluator, Proxy
