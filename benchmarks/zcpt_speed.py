@@ -21,7 +21,8 @@ from search.batches import BatchStream
 from search.config import SearchConfig
 from runtime.device import resolve_device
 from search.factory import build_scoring, scoring_settings
-from search.zcpt import DecisionLog, propose, validation_scores
+from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
+from search.zcpt import DecisionLog, propose
 from supernet.modes import preserved
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
@@ -120,9 +121,10 @@ def main() -> None:
     state.restore(a0)
     base = space.default_net_config("validation")
     batches = [stream.next() for _ in range(min(args.validation_batches, 10))]
-    t_val10 = median_time(lambda: validation_scores(space, [genotype], proxy, batches,
-                                                    NetConfig(base.channels, base.cells, 10), args.seed, device,
-                                                    channels_last=args.channels_last), 1, 1, device)
+    vctx = ValidationContext(space, dataset, 10, NetConfig(base.channels, base.cells, 10), device, args.seed,
+                             args.batch_size, args.channels_last, proxy, batches)
+    validator = VALIDATORS.create("proxy", settings=ValidatorSettings())
+    t_val10 = median_time(lambda: validator.score(vctx, genotype), 1, 1, device)
     t_val = t_val10 / len(batches) * args.validation_batches
 
     peak = matmul_gflops(device)

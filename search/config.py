@@ -7,6 +7,8 @@ from typing import Any
 
 from runtime.settings import SettingsError, setting
 
+from .validators.base import ValidatorSettings
+
 BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
 
 
@@ -15,7 +17,7 @@ class ConfigError(SettingsError):
 
 
 @dataclass
-class SearchConfig:
+class SearchConfig(ValidatorSettings):
     """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores)."""
 
     strategy: str = setting("zcpt", "search strategy (opscore list)")
@@ -71,6 +73,7 @@ class SearchConfig:
             raise ConfigError("--tune-epochs and --disc-tune-epochs must be 0 or more")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:
             raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
+        self.validate_validator()
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,26 +1,24 @@
 """Zero-Cost-PT (Xiang et al. 2023, Section 4.1): N proposal iterations from the same untrained A_0,
-each deciding every edge in an edge order with an operation scorer, then a validation stage that
-scores each unique candidate end to end (fresh stand-alone network) with the proxy summed over V
-minibatches; the best total wins. The proposal loop is generic over scorers and orders.
+each deciding every edge in an edge order with an operation scorer (this module; the validation stage
+that ranks the unique candidates is search.validators, the stages are search.strategies.zcpt). The
+proposal loop is generic over scorers and orders.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from runtime import seeds
 from runtime.rng import set_torch_rng_text, torch_rng_text
 from runtime.seeds import derive_seed
-from scoring.proxies.base import Proxy
 from scoring.scorers import OperationScorer
 from scoring.selection import best, orient
 from supernet.arch_state import ArchState
-from supernet.spaces.base import NetConfig, SearchSpace
+from supernet.spaces.base import SearchSpace
 
 from .batches import Batch, BatchStream
 from .orders import ORDERS
@@ -185,27 +183,3 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     genotype = space.format_genotype(space.genotype_from_state(state))
     state.restore(a0)
     return Proposal(iteration, genotype, time.perf_counter() - t0, evaluations, topo)
-
-
-def validation_scores(space: SearchSpace, genotypes: list[str], proxy: Proxy, batches: list[Batch],
-                      net_cfg: NetConfig, seed: int, device: torch.device,
-                      progress: Callable[[Any], Any] = lambda x: x, channels_last: bool = False,
-                      done: Mapping[str, float] | None = None,
-                      sink: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
-    """Sum of the proxy over `batches` for a freshly initialised stand-alone network per genotype.
-
-    Every candidate starts from the same seed, so its total does not depend on which candidates came
-    before it: totals in `done` (a checkpoint) are taken as they are, and `sink` gets the totals so
-    far after each new candidate (to persist them)."""
-    totals: dict[str, float] = {g: float(done[g]) for g in genotypes if done and g in done}
-    for g in progress([g for g in genotypes if g not in totals]):
-        torch.manual_seed(derive_seed(seed, seeds.VALIDATION, 7))  # same init stream for every candidate
-        net = space.build_network(space.parse_genotype(g), net_cfg).to(device)
-        if channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        with proxy.session(net) as ev:
-            totals[g] = float(sum(ev(x, y) for x, y in batches))
-        del net
-        if sink is not None:
-            sink(dict(totals))
-    return {g: totals[g] for g in genotypes}

@@ -2,7 +2,8 @@
 
 propose: N proposal iterations from the same untrained A_0, each deciding every edge in the edge
 order with the operation scorer (search.zcpt.propose); validate: each unique candidate as a fresh
-stand-alone network, the proxy summed over V minibatches (search.zcpt.validation_scores).
+stand-alone network scored by the validator (search.validators; default: the proxy summed over V
+minibatches).
 
 Checkpoints in the run folder: proposals.json (finished iterations), proposal_steps.json (the decision
 steps of the running iteration, for scorers that keep no state between decisions), decisions.jsonl,
@@ -33,7 +34,8 @@ from ..batches import BatchStream
 from ..config import SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
-from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose, validation_scores
+from ..validators import VALIDATORS, ValidationContext, Verdict, validate_candidates
+from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
 from .base import STRATEGIES, SearchContext, Strategy
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,13 @@ log = logging.getLogger(__name__)
 PROPOSALS, STEPS, DECISIONS, VALIDATION = "proposals.json", "proposal_steps.json", "decisions.jsonl", "validation.json"
 
 
-def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], float]:
-    """The validation totals and seconds an interrupted run saved; a file of the earlier plain
-    {genotype: total} layout is read as totals with unknown (zero) seconds, so its work is not redone."""
+def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], dict[str, dict[str, Any]], float]:
+    """The validation scores, their details and the seconds an interrupted run saved; a file of the earlier
+    plain {genotype: total} layout is read as scores with unknown (zero) seconds, so its work is not redone."""
     saved = data or {}
     if "totals" not in saved and all(isinstance(v, (int, float)) for v in saved.values()):
-        return {g: float(v) for g, v in saved.items()}, 0.0
-    return dict(saved.get("totals", {})), float(saved.get("seconds", 0.0))
+        return {g: float(v) for g, v in saved.items()}, {}, 0.0
+    return dict(saved.get("totals", {})), dict(saved.get("details", {})), float(saved.get("seconds", 0.0))
 
 
 @STRATEGIES.register("zcpt")
@@ -59,7 +61,7 @@ class ZeroCostPT(Strategy):
     def check(self, settings: SearchConfig) -> None:
         """The scorer, order, proxy and mixing rule are registered."""
         SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy)
-        MIXING.get(settings.mixing)
+        MIXING.get(settings.mixing), VALIDATORS.get(settings.validator)
 
     def prepare(self, ctx: SearchContext) -> None:
         """Supernet A_0, scorer and proxy; the proposals an interrupted run finished."""
@@ -132,29 +134,49 @@ class ZeroCostPT(Strategy):
 
     # ------------------------------------------------------------------ validate
     def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
+        """Each unique candidate scored by the validator (`--validator`, default: the proxy over V batches)."""
         s, folder, workers = ctx.settings, ctx.folder, ctx.workers
         t_val = time.perf_counter()
         torch.manual_seed(derive_seed(s.seed, seeds.VALIDATION, 1))
-        vstream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.VALIDATION), ctx.device,
-                              s.channels_last)
-        batches = vstream.take(s.validation_batches)
+        validator = VALIDATORS.create(s.validator, settings=s)
+        batches = []
+        if validator.needs_proxy:
+            vstream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.VALIDATION), ctx.device,
+                                  s.channels_last)
+            batches = vstream.take(s.validation_batches)
         base = ctx.space.default_net_config("validation")
         net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
                             num_classes=ctx.num_classes)
+        vctx = ValidationContext(ctx.space, ctx.dataset, ctx.num_classes, net_cfg, ctx.device, s.seed, s.batch_size,
+                                 s.channels_last, self.proxy, batches)
         sequential = workers.world == 1
-        done, carried = read_validation_checkpoint(folder.read_json(VALIDATION)) if sequential else ({}, 0.0)
+        done, details, carried = read_validation_checkpoint(folder.read_json(VALIDATION)) if sequential \
+            else ({}, {}, 0.0)
         ctx.carry(carried)
         t_val -= carried  # validation seconds spent before a kill count
         if done:
             log.info("validation: %d of %d candidates already scored (%s)", sum(g in done for g in candidates),
                      len(candidates), VALIDATION)
-        sink = (lambda t: folder.write_json(VALIDATION, {"totals": t, "seconds": time.perf_counter() - t_val})
-                ) if sequential else None
-        mine = validation_scores(ctx.space, workers.mine(candidates), self.proxy, batches, net_cfg, s.seed,
-                                 ctx.device, lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress),
-                                 s.channels_last, done, sink)
+
+        def sink(scores: dict[str, float], info: dict[str, dict[str, Any]]) -> None:
+            folder.write_json(VALIDATION, {"totals": scores, "details": info, "seconds": time.perf_counter() - t_val})
+
+        def on_verdict(genotype: str, verdict: Verdict) -> None:
+            if verdict.curve:  # the candidate's training curve: curves/<k>.jsonl and TensorBoard
+                k = candidates.index(genotype)
+                folder.write_jsonl(f"curves/{k}.jsonl", [{"genotype": genotype, **r} for r in verdict.curve])
+                for i, r in enumerate(verdict.curve):
+                    ctx.writer.add_scalar(f"validation/{k}/loss", r["loss"], i)
+                    ctx.writer.add_scalar(f"validation/{k}/accuracy", r["accuracy"], i)
+
+        mine = validate_candidates(validator, vctx, workers.mine(candidates), done, details,
+                                   sink if sequential else None, on_verdict,
+                                   lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress))
         totals = dict(workers.gather(list(mine.items())))
         self.validation_seconds = time.perf_counter() - t_val
+        if all(v == float("-inf") for v in totals.values()):
+            log.warning("validation: the %s validator rejected every candidate; the first is kept (for fear: "
+                        "raise --val-epochs or lower --fear-threshold)", s.validator)
         for k, g in enumerate(candidates):
             ctx.writer.add_scalar("validation/score", totals[g], k)
         folder.write_json("candidates.json", [{"genotype": g, "proposed": sum(p.genotype == g for p in self.proposals),
@@ -166,7 +188,8 @@ class ZeroCostPT(Strategy):
         s, first = ctx.settings, self.proposals[0]
         out: dict[str, Any] = {
             "scorer": s.scorer, "proxy": s.proxy, "order": s.order, "N": s.iterations, "V": s.validation_batches,
-            "batch_size": s.batch_size, "bn_mode": s.bn_mode, "perturbations_per_iteration": first.evaluations,
+            "batch_size": s.batch_size, "bn_mode": s.bn_mode, "validator": s.validator,
+            "perturbations_per_iteration": first.evaluations,
             "proposal_seconds": [p.seconds for p in self.proposals], "validation_seconds": self.validation_seconds,
         }
         if ctx.space.topology_groups():

@@ -1,0 +1,122 @@
+"""Validator contract: how the validation stage ranks candidate genotypes (higher score = better).
+
+A validator builds each candidate as a freshly initialised stand-alone network (the same init seed for
+every candidate, so a candidate's score does not depend on the others) and scores it: by a zero-cost
+proxy summed over V minibatches (`proxy`, Xiang et al. 2023), or after a little training (`tse`,
+`tse-e`, `tse-ema`: Ru et al. 2021; `fear`: Dey et al. 2021). Their settings are `ValidatorSettings`,
+fields shared by every command that validates (opscore search, opscore proxies).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from runtime.seeds import VALIDATION, derive_seed
+from runtime.settings import SettingsError, setting
+from scoring.proxies.base import Proxy
+from supernet.registry import Registry
+from supernet.spaces.base import NetConfig, SearchSpace
+
+CurveSink = Callable[[list[dict[str, Any]]], None]
+
+
+@dataclass
+class ValidatorSettings:
+    """Settings of the validators (a base of the settings of every command that validates)."""
+
+    validator: str = setting("proxy", "validation ranker: proxy (the proxy summed over V minibatches), tse, "
+                                      "tse-e, tse-ema, fear (opscore list)")
+    val_epochs: int = setting(1, "tse*/fear: training epochs of each candidate (fear: stage 1's cap)")
+    val_steps_per_epoch: int | None = setting(None, "tse*/fear: minibatches per epoch (default: a pass over the "
+                                                    "data)")
+    val_batch_size: int | None = setting(None, "tse*/fear: training minibatch size (default: --batch-size)")
+    val_lr: float = setting(0.1, "tse*/fear: SGD learning rate, cosine to 0 over the training (NB201's recipe)")
+    val_weight_decay: float = setting(5e-4, "tse*/fear: SGD weight decay (NB201's recipe)")
+    tse_e: int = setting(1, "tse-e: the last E epochs count (Ru et al. 2021: E=1)")
+    tse_gamma: float = setting(0.999, "tse-ema: decay gamma (Ru et al. 2021's recommendation)")
+    fear_threshold: float = setting(0.6, "fear: training accuracy that ends stage 1 (Dey et al. 2021: 0.6 on "
+                                         "CIFAR-10; `opscore fear-threshold` derives it)")
+    fear_window: int = setting(10, "fear: stage 1 ends when the mean accuracy of this many last minibatches "
+                                   "reaches the threshold")
+    fear_freeze: float = setting(0.53, "fear: share of the parameters, from the input on, frozen in stage 2 "
+                                       "(Dey et al. 2021: about 53%)")
+    fear_stage2_steps: int = setting(50, "fear: minibatches of stage 2 (last layers only)")
+    fear_reject_ratio: float = setting(4.0, "fear: early-reject a candidate whose stage 1 needs more than r "
+                                            "times the fewest steps so far (Dey et al. 2021: r=4)")
+
+    def validate_validator(self) -> None:
+        """Range checks of the validator settings."""
+        positive = {"val_epochs": self.val_epochs, "tse_e": self.tse_e, "fear_window": self.fear_window,
+                    "val_steps_per_epoch": 1 if self.val_steps_per_epoch is None else self.val_steps_per_epoch,
+                    "fear_stage2_steps": self.fear_stage2_steps}
+        for key, v in positive.items():
+            if v < 1:
+                raise SettingsError(f"--{key.replace('_', '-')} must be at least 1, got {v}")
+        if self.val_batch_size is not None and self.val_batch_size < 2:
+            raise SettingsError(f"--val-batch-size must be at least 2, got {self.val_batch_size}")
+        if not 0.0 < self.tse_gamma <= 1.0:
+            raise SettingsError(f"--tse-gamma must be in (0, 1], got {self.tse_gamma}")
+        if not 0.0 <= self.fear_freeze < 1.0:
+            raise SettingsError(f"--fear-freeze is a share of the parameters in [0, 1), got {self.fear_freeze}")
+        if not 0.0 < self.fear_threshold <= 1.0:
+            raise SettingsError(f"--fear-threshold is a training accuracy in (0, 1], got {self.fear_threshold}")
+        if self.fear_reject_ratio < 1.0:
+            raise SettingsError(f"--fear-reject-ratio must be at least 1, got {self.fear_reject_ratio}")
+        if self.val_lr <= 0 or self.val_weight_decay < 0:
+            raise SettingsError("--val-lr must be positive and --val-weight-decay 0 or more")
+
+
+@dataclass
+class ValidationContext:
+    """What a validator scores with: the space, the data, the network size, the device and the seed."""
+
+    space: SearchSpace
+    dataset: Dataset
+    num_classes: int
+    net_cfg: NetConfig
+    device: torch.device
+    seed: int
+    batch_size: int
+    channels_last: bool = False
+    proxy: Proxy | None = None
+    batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # the V proxy minibatches
+
+    def network(self, genotype: str) -> nn.Module:
+        """The candidate's stand-alone network, initialised from the same seed for every candidate."""
+        torch.manual_seed(derive_seed(self.seed, VALIDATION, 7))
+        net = self.space.build_network(self.space.parse_genotype(genotype), self.net_cfg).to(self.device)
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+
+
+@dataclass
+class Verdict:
+    """A candidate's score (higher is better) and what it cost and recorded on the way."""
+
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. steps, rejected, the raw estimate
+    curve: list[dict[str, Any]] = field(default_factory=list)  # per training step: loss, accuracy, stage
+
+
+class Validator(ABC):
+    """Base of every validator; `needs_proxy` says whether it scores with the search's proxy."""
+
+    name: ClassVar[str] = ""
+    needs_proxy: ClassVar[bool] = False
+
+    def __init__(self, settings: ValidatorSettings) -> None:
+        self.settings = settings
+
+    def restore(self, details: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take up the details of candidates an interrupted run already scored (state across candidates)."""
+
+    @abstractmethod
+    def score(self, ctx: ValidationContext, genotype: str) -> Verdict:
+        """Score one candidate."""
+
+
+VALIDATORS: Registry[type[Validator]] = Registry("validator")

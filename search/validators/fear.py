@@ -1,0 +1,69 @@
+"""`fear` (Dey et al. 2021, Section 3): train a candidate until its training accuracy reaches a threshold
+(stage 1), freeze most of the network and train the last layers a little more (stage 2), and rank by the
+training accuracy at the end of stage 2. A candidate whose stage 1 needs more than r times the fewest
+stage-1 steps seen so far is rejected early (RS-FEAR, Algorithm 1), as is one that never reaches the
+threshold within `val_epochs`.
+
+Choices the paper leaves open (spec-proxies.md, 11): time is counted in training steps, not seconds, so a
+search stays reproducible; the threshold is checked after every step on the mean accuracy of the last
+`fear_window` minibatches; stage 1's cosine runs over its cap (`val_epochs`); freezing sets
+requires_grad only (BN statistics keep updating, as the authors' code does) and stage 2 gets a fresh
+optimiser; the final accuracy is the mean over stage 2's last `fear_window` minibatches.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict
+from .training import Step, cosine, freeze_input_side, sgd, train_steps, training_stream, window_mean
+
+
+def stage1_budget(cap: int, fewest: int | None, ratio: float) -> int:
+    """Steps stage 1 may take: the cap, or r times the fewest steps a candidate needed so far."""
+    return cap if fewest is None else min(cap, math.floor(ratio * fewest))
+
+
+@VALIDATORS.register("fear")
+class FEAR(Validator):
+    """Stage-2 training accuracy after reaching the threshold; early rejection by the ratio rule."""
+
+    def __init__(self, settings: ValidatorSettings) -> None:
+        super().__init__(settings)
+        self.fewest: int | None = None  # stage-1 steps of the fastest candidate so far
+
+    def restore(self, details: Mapping[str, Mapping[str, Any]]) -> None:
+        for d in details.values():
+            if not d.get("rejected") and "stage1_steps" in d:
+                self._seen(int(d["stage1_steps"]))
+
+    def _seen(self, steps: int) -> None:
+        self.fewest = steps if self.fewest is None else min(self.fewest, steps)
+
+    def reached(self, curve: list[Step]) -> bool:
+        """Whether the mean accuracy of the last `fear_window` steps reaches the threshold."""
+        m = window_mean([float(r["accuracy"]) for r in curve], self.settings.fear_window)
+        return m is not None and m >= self.settings.fear_threshold
+
+    def score(self, ctx: ValidationContext, genotype: str) -> Verdict:
+        s = self.settings
+        net = ctx.network(genotype)
+        stream, per_epoch = training_stream(ctx, s)
+        cap = s.val_epochs * per_epoch
+        allowed = stage1_budget(cap, self.fewest, s.fear_reject_ratio)
+        stage1 = train_steps(net, stream, sgd(net.parameters(), s), cosine(s.val_lr, cap), allowed, "stage1",
+                             self.reached)
+        if not self.reached(stage1):
+            why = (f"stage 1 needed more than {allowed} steps ({s.fear_reject_ratio} x the fastest, "
+                   f"{self.fewest})" if allowed < cap else f"training accuracy stayed below {s.fear_threshold} "
+                                                          f"for {cap} steps (--val-epochs)")
+            return Verdict(-math.inf, {"rejected": True, "reason": why, "stage1_steps": len(stage1)}, stage1)
+        self._seen(len(stage1))
+        frozen = freeze_input_side(net, s.fear_freeze)
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        stage2 = train_steps(net, stream, sgd(trainable, s), cosine(s.val_lr, s.fear_stage2_steps),
+                             s.fear_stage2_steps, "stage2")
+        last = stage2[-min(s.fear_window, len(stage2)):] if stage2 else stage1[-s.fear_window:]
+        acc = sum(float(r["accuracy"]) for r in last) / len(last)
+        return Verdict(acc, {"rejected": False, "stage1_steps": len(stage1), "frozen_tensors": len(frozen),
+                             "stage2_steps": len(stage2)}, stage1 + stage2)
