@@ -1,0 +1,155 @@
+"""Validators of the validation stage: TSE estimators against hand sums, FEAR's stopping, freezing and
+early rejection, and rankings of planted architectures."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
+from search.validators.fear import stage1_budget
+from search.validators.training import freeze_input_side, sgd, train_steps
+from runtime.settings import SettingsError
+from supernet.spaces.base import NetConfig
+
+from test_supernet_train_toy import ToyData, ToySpace
+
+GOOD, BAD = "signal-signal", "noise-noise"
+
+
+def context(**kw) -> ValidationContext:
+    return ValidationContext(ToySpace(), ToyData(256, seed=1), 2, NetConfig(num_classes=2), torch.device("cpu"),
+                             seed=0, batch_size=16, **kw)
+
+
+def settings(**kw) -> ValidatorSettings:
+    base = dict(val_epochs=3, val_steps_per_epoch=4, val_lr=0.5, fear_window=4, fear_stage2_steps=5)
+    return ValidatorSettings(**{**base, **kw})
+
+
+def epoch_means(curve, per_epoch):
+    losses = [r["loss"] for r in curve]
+    return [sum(losses[i:i + per_epoch]) / per_epoch for i in range(0, len(losses), per_epoch)]
+
+
+@pytest.mark.parametrize("name", ["tse", "tse-e", "tse-ema"])
+def test_tse_estimators_equal_hand_sums_over_the_recorded_losses(name):
+    s = settings(tse_e=2, tse_gamma=0.5)
+    verdict = VALIDATORS.create(name, settings=s).score(context(), GOOD)
+    assert len(verdict.curve) == 3 * 4 and all(r["stage"] == "train" for r in verdict.curve)
+    L = epoch_means(verdict.curve, 4)  # L_1, L_2, L_3 by hand
+    hand = {"tse": L[0] + L[1] + L[2], "tse-e": L[1] + L[2], "tse-ema": 0.25 * L[0] + 0.5 * L[1] + L[2]}[name]
+    assert verdict.score == pytest.approx(-hand, rel=1e-12) and verdict.details["estimate"] == pytest.approx(hand)
+
+
+@pytest.mark.parametrize("name", ["tse-ema", "fear", "proxy"])
+def test_a_validator_ranks_the_planted_architectures(name):
+    """`signal` on every edge is learnable, `noise` is not: each validator scores it higher."""
+    from scoring.proxies import get_proxy
+    ctx = context(proxy=get_proxy("grad_norm"), batches=[(torch.randn(16, 8), torch.randint(0, 2, (16,)))])
+    v = VALIDATORS.create(name, settings=settings(fear_threshold=0.8, val_epochs=10))
+    if name == "proxy":  # a zero-cost proxy sees weights and gradients only: noise gets no gradient to its input
+        ctx.batches = [(ToyData(16, seed=3).x, ToyData(16, seed=3).y)]
+    good, bad = v.score(ctx, GOOD), v.score(ctx, BAD)
+    assert good.score > bad.score
+
+
+def test_same_seed_same_score_whatever_came_before():
+    v = VALIDATORS.create("tse-ema", settings=settings())
+    a = v.score(context(), GOOD).score
+    v.score(context(), BAD)
+    assert v.score(context(), GOOD).score == a
+
+
+def test_fear_stops_stage_one_exactly_when_the_threshold_is_crossed():
+    s = settings(fear_threshold=0.8, val_epochs=10)
+    verdict = VALIDATORS.create("fear", settings=s).score(context(), GOOD)
+    stage1 = [r["accuracy"] for r in verdict.curve if r["stage"] == "stage1"]
+    w = s.fear_window
+    means = [sum(stage1[i - w + 1:i + 1]) / w for i in range(w - 1, len(stage1))]
+    assert means[-1] >= 0.8 and all(m < 0.8 for m in means[:-1])  # the first step whose window reaches it
+    assert verdict.details["stage1_steps"] == len(stage1) < 40
+    stage2 = [r for r in verdict.curve if r["stage"] == "stage2"]
+    assert len(stage2) == s.fear_stage2_steps
+    assert verdict.score == pytest.approx(sum(r["accuracy"] for r in stage2[-w:]) / w)
+
+
+def test_freezing_stops_every_gradient_into_the_frozen_layers():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+    sizes = [p.numel() for p in net.parameters()]  # 128, 16, 256, 16, 32, 2: 450 in all
+    frozen = freeze_input_side(net, 0.5)
+    assert frozen == ["0.weight", "0.bias"]  # 144 <= 225, and adding 256 would pass half
+    assert sum(sizes[:2]) <= 0.5 * sum(sizes) < sum(sizes[:3])
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    from search.batches import BatchStream
+    stream = BatchStream(ToyData(64), 16, seed=0)
+    train_steps(net, stream, sgd([p for p in net.parameters() if p.requires_grad], settings()), lambda s: 0.1, 3)
+    for n, p in net.named_parameters():
+        if n in frozen:
+            assert p.grad is None and torch.equal(p, before[n])
+        else:
+            assert not torch.equal(p, before[n])
+
+
+def test_fear_early_rejects_by_the_ratio_rule():
+    assert stage1_budget(100, None, 4.0) == 100 and stage1_budget(100, 7, 4.0) == 28
+    assert stage1_budget(10, 7, 4.0) == 10 and stage1_budget(100, 7, 1.5) == 10
+    s = settings(fear_threshold=0.8, val_epochs=10, fear_reject_ratio=1.5)
+    v = VALIDATORS.create("fear", settings=s)
+    first = v.score(context(), GOOD)
+    assert not first.details["rejected"] and v.fewest == first.details["stage1_steps"]
+    v.fewest = 2  # as if a candidate had needed 2 steps: 3 are allowed, fewer than the window of 4
+    late = v.score(context(), GOOD)
+    assert late.details["rejected"] and late.score == -math.inf and late.details["stage1_steps"] == 3
+    assert "1.5 x the fastest" in late.details["reason"]
+    never = VALIDATORS.create("fear", settings=settings(fear_threshold=0.99, val_epochs=2)).score(context(), BAD)
+    assert never.details["rejected"] and "stayed below 0.99" in never.details["reason"]
+
+
+def test_fear_restores_the_fastest_from_a_checkpoint():
+    v = VALIDATORS.create("fear", settings=settings())
+    v.restore({"a": {"rejected": False, "stage1_steps": 9}, "b": {"rejected": True, "stage1_steps": 3},
+               "c": {"rejected": False, "stage1_steps": 5}})
+    assert v.fewest == 5
+
+
+@pytest.mark.parametrize("bad, needle", [({"val_epochs": 0}, "--val-epochs"), ({"tse_gamma": 1.5}, "--tse-gamma"),
+                                         ({"fear_freeze": 1.0}, "--fear-freeze"),
+                                         ({"fear_reject_ratio": 0.5}, "--fear-reject-ratio"),
+                                         ({"val_batch_size": 1}, "--val-batch-size")])
+def test_bad_validator_settings_are_one_line(bad, needle):
+    with pytest.raises(SettingsError, match=needle):
+        ValidatorSettings(**bad).validate_validator()
+
+
+def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
+    """End to end: --validator fear; each candidate's curve in curves/<k>.jsonl; killed after the first
+    candidate's verdict, the resumed search ends as the uninterrupted one (FEAR's fastest restored)."""
+    import json
+
+    from search.config import SearchConfig
+    from search.run import run_search
+    cfg = SearchConfig(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
+                       batch_size=8, iterations=3, validation_batches=2, seed=4, validator="fear", val_epochs=2,
+                       val_steps_per_epoch=3, fear_threshold=0.15, fear_window=2, fear_stage2_steps=2)
+    full = run_search(cfg, tmp_path / "full", progress=False)
+    d = tmp_path / "full"
+    cands = json.loads((d / "candidates.json").read_text())
+    saved = json.loads((d / "validation.json").read_text())
+    assert full["validator"] == "fear" and set(saved["details"]) == {c["genotype"] for c in cands}
+    for k, c in enumerate(cands):
+        rows = [json.loads(line) for line in (d / "curves" / f"{k}.jsonl").read_text().splitlines()]
+        assert {r["genotype"] for r in rows} == {c["genotype"]} and rows[0]["stage"] == "stage1"
+        assert len(rows) == saved["details"][c["genotype"]]["stage1_steps"] + \
+            saved["details"][c["genotype"]].get("stage2_steps", 0)
+    part = tmp_path / "part"
+    run_search(cfg, part, progress=False)
+    first = cands[0]["genotype"]
+    (part / "validation.json").write_text(json.dumps({"totals": {first: saved["totals"][first]},
+                                                      "details": {first: saved["details"][first]}, "seconds": 1.0}))
+    for name in ("result.json", "candidates.json"):
+        (part / name).unlink()
+    resumed = run_search(cfg, part, resume=True, progress=False)
+    assert resumed["genotype"] == full["genotype"]
+    assert json.loads((part / "candidates.json").read_text()) == cands
