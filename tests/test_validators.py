@@ -153,3 +153,40 @@ def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
     resumed = run_search(cfg, part, resume=True, progress=False)
     assert resumed["genotype"] == full["genotype"]
     assert json.loads((part / "candidates.json").read_text()) == cands
+
+
+def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
+    """`opscore proxies --validators`: each validator's column is its verdict on the architecture, with its
+    cost per architecture; a killed study resumes to the same scores (FEAR's fastest restored)."""
+    import csv
+    import json
+
+    from search.cli import main
+    from search.validators import ValidationContext
+    from supernet.spaces import get_space
+    from test_analysis import TINY, hand_table
+    from train_final.data import DataSpec, build_dataset
+    table = hand_table(tmp_path)
+    argv = ["proxies", *TINY, "--sample", "3", "--proxies", "params", "--validators", "tse-ema,fear", "--seed", "2",
+            "--val-epochs", "2", "--val-steps-per-epoch", "2", "--fear-threshold", "0.1", "--fear-window", "1",
+            "--fear-stage2-steps", "1", "--benchmark-table", str(table)]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert main([*argv, "--out", str(full)]) == 0
+    res = json.loads((full / "result.json").read_text())
+    assert set(res["spearman"]) == {"params", "tse-ema", "fear"} and res["seconds_per_arch"]["fear"] > 0
+    with open(full / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    space = get_space("nb201")
+    data = build_dataset(DataSpec("synthetic"), "train", augment=False, seed=2)
+    ctx = ValidationContext(space, data, 10, NetConfig(channels=4, cells=1, num_classes=10), torch.device("cpu"),
+                            seed=2, batch_size=4)
+    s = ValidatorSettings(val_epochs=2, val_steps_per_epoch=2)
+    v = VALIDATORS.create("tse-ema", settings=s)
+    assert [float(r["tse-ema"]) for r in rows] == [v.score(ctx, r["arch"]).score for r in rows]
+    assert main([*argv, "--out", str(cut)]) == 0
+    lines = (cut / "progress.jsonl").read_text().splitlines(keepends=True)
+    (cut / "progress.jsonl").write_text("".join(lines[:1]))
+    for name in ("result.json", "scores.csv", "proxies.png"):
+        (cut / name).unlink()
+    assert main([*argv, "--out", str(cut), "--resume"]) == 0
+    assert (cut / "scores.csv").read_text() == (full / "scores.csv").read_text()

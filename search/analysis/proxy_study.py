@@ -29,20 +29,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from runtime.device import resolve_device
+from runtime.io import append_line
+from runtime.rundir import RunFolder
+from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
 from runtime.settings import setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
-from runtime.device import resolve_device
-from runtime.io import append_line
-from runtime.rundir import RunFolder
-from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
+from train_final.data import DataSpec, build_dataset
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import BN_MODES, ConfigError
-from .common import parse_proxies, scoring_batches, write_csv
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings
+from .common import parse_names, parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
 
@@ -50,12 +52,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ProxyStudyConfig:
+class ProxyStudyConfig(ValidatorSettings):
     """Settings of `opscore proxies` (flags use these names with dashes)."""
 
     space: str = setting("nb201", "search space (opscore list)")
     sample: int = setting(200, "number K of architectures sampled from the table")
     proxies: str = setting("all", "comma list of proxies or 'all' (opscore list)")
+    validators: str = setting("", "comma list of training validators ranked beside the proxies: tse, tse-e, "
+                                  "tse-ema, fear (their --val-* / --tse-* / --fear-* settings apply; default: none)")
     seed: int = setting(0, "random seed of the sample, the weights and the batches")
     batch_size: int = setting(64, "minibatch size")
     batches: int = setting(1, "minibatches per score (mean over them)")
@@ -80,6 +84,7 @@ class ProxyStudyConfig:
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
         if not self.benchmark_table:
             raise ConfigError("opscore proxies needs --benchmark-table CSV (columns arch and accuracies)")
+        self.validate_validator()
         return self
 
 
@@ -133,6 +138,9 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     space = get_space(cfg.space)
     names = parse_proxies(cfg.proxies)
     proxies = {n: get_proxy(n, bn_mode=cfg.bn_mode) for n in names}
+    trainable = [n for n in VALIDATORS.names() if not VALIDATORS.get(n).needs_proxy]
+    vnames = parse_names(cfg.validators, trainable, "validator") if cfg.validators.strip() else []
+    validators = {n: VALIDATORS.create(n, settings=cfg) for n in vnames}
     bench = CsvBenchmark(cfg.benchmark_table)  # type: ignore[arg-type]
     metric = cfg.metric or bench.columns[0]
     if metric not in bench.columns:
@@ -149,13 +157,21 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
                             defaults=asdict(ProxyStudyConfig()))
     base = space.default_net_config("validation")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
+    vctx = None
+    if validators:  # they train on the training split, every architecture from the same seed and batches
+        train_set = build_dataset(DataSpec(cfg.dataset, cfg.data_root, cfg.download), "train", augment=False,
+                                  seed=cfg.seed)
+        vctx = ValidationContext(space, train_set, num_classes, net_cfg, device, cfg.seed, cfg.batch_size)
 
-    scores: dict[str, list[float]] = {n: [] for n in names}
+    rankers = names + vnames
+    scores: dict[str, list[float]] = {n: [] for n in rankers}
     tenas_parts: list[TenasMeasure] = []
-    seconds: dict[str, float] = {n: 0.0 for n in names}
+    seconds: dict[str, float] = {n: 0.0 for n in rankers}
     done = _load_progress(run_dir / _PROGRESS, archs)
+    for n, v in validators.items():  # FEAR's fastest stage 1 so far
+        v.restore({row["arch"]: row["details"][n] for row in done})
     for row in done:
-        for n in names:
+        for n in rankers:
             scores[n].append(float(row["scores"][n]))
             seconds[n] += float(row["seconds"][n])
         if row.get("tenas") is not None:
@@ -184,10 +200,18 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
             arch_seconds[n] = time.perf_counter() - t0
             seconds[n] += arch_seconds[n]
             scores[n].append(value)
-        log.debug("%s: %s", arch, {n: scores[n][-1] for n in names})
+        details = {}
+        for n, validator in validators.items():
+            t0 = time.perf_counter()
+            verdict = validator.score(vctx, arch)  # type: ignore[arg-type]
+            arch_seconds[n] = time.perf_counter() - t0
+            seconds[n] += arch_seconds[n]
+            scores[n].append(verdict.score)
+            details[n] = verdict.details
+        log.debug("%s: %s", arch, {n: scores[n][-1] for n in rankers})
         tenas = None if measured is None else [measured.ntk_cond, measured.regions]
-        row = {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in names}, "seconds": arch_seconds,
-               "tenas": tenas}
+        row = {"index": i, "arch": arch, "scores": {n: scores[n][-1] for n in rankers}, "seconds": arch_seconds,
+               "tenas": tenas, "details": details}
         append_line(folder.path(_PROGRESS), json.dumps(row))
         del net
 
@@ -205,13 +229,13 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
         "network": {"channels": net_cfg.channels, "cells": net_cfg.cells, "num_classes": num_classes},
         "device": str(device),
     }
-    header = ["arch", *names]
+    header = ["arch", *rankers]
     extra: list[list[float]] = []
     if tenas_parts:
         header += ["tenas_ntk_cond", "tenas_regions", "tenas_ranks"]
         extra = [[m.ntk_cond, float(m.regions), r] for m, r in zip(tenas_parts, columns["tenas_ranks"])]
     header.append(metric)
-    rows = [[a, *[scores[n][i] for n in names], *(extra[i] if extra else []), acc[i]] for i, a in enumerate(archs)]
+    rows = [[a, *[scores[n][i] for n in rankers], *(extra[i] if extra else []), acc[i]] for i, a in enumerate(archs)]
     write_csv(folder.path("scores.csv"), header, rows)
     titles = {n: f"{n}: rho={result['spearman'][n]:.3f} tau={result['kendall'][n]:.3f}" for n in columns}
     scatter_grid(folder.path("proxies.png"), columns, acc, metric, titles)
