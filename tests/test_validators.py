@@ -190,3 +190,30 @@ def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
         (cut / name).unlink()
     assert main([*argv, "--out", str(cut), "--resume"]) == 0
     assert (cut / "scores.csv").read_text() == (full / "scores.csv").read_text()
+
+
+def test_hog_puts_an_edge_into_its_orientation_bin():
+    from search.validators.threshold import hog
+    img = torch.zeros(1, 3, 8, 8)
+    img[..., :, 4:] = 1.0  # a vertical edge: the gradient points along x, orientation 0
+    h = hog(img, cell=8, bins=9)
+    assert h.shape == (1, 9) and h[0, 0] == pytest.approx(1.0) and float(h[0, 1:].abs().sum()) == 0.0
+    flat = torch.zeros(1, 3, 8, 8)
+    flat[..., 4:, :] = 1.0  # a horizontal edge: orientation pi/2, bin floor(4.5) = 4
+    assert int(hog(flat, cell=8, bins=9)[0].argmax()) == 4
+
+
+def test_the_shallow_learner_threshold_separates_orientations():
+    from search.validators.threshold import ThresholdSettings, derive_threshold
+    g = torch.Generator().manual_seed(0)
+    items = []
+    for i in range(64):
+        img = torch.zeros(3, 16, 16)
+        k = int(torch.randint(2, 6, (1,), generator=g))
+        if i % 2:
+            img[:, :, ::k] = 1.0   # vertical stripes: class 1
+        else:
+            img[:, ::k, :] = 1.0   # horizontal stripes: class 0
+        items.append((img, i % 2))
+    res = derive_threshold(items, 2, seed=0, settings=ThresholdSettings(epochs=30, batch_size=16, lr=1e-2))
+    assert res["threshold"] == 1.0 and res["features"] == 2 * 2 * 9 and res["images"] == 64
