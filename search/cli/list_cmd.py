@@ -13,6 +13,7 @@ from supernet.spaces import SPACES
 
 from ..orders import ORDERS
 from ..strategies import STRATEGIES
+from ..validators import VALIDATORS
 from ..supernet_train.architects import ARCHITECTS
 
 
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for title, reg in (("strategies", STRATEGIES), ("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
+    for title, reg in (("strategies", STRATEGIES), ("validators", VALIDATORS), ("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
                        ("orders", ORDERS), ("mixing", MIXING), ("supernet training methods", ARCHITECTS),
                        ("TSE estimators", TSE_ESTIMATORS)):
         print(f"{title}: {', '.join(reg.names())}")
