@@ -57,6 +57,8 @@ class SearchConfig(ValidatorSettings):
                                            "before scoring")
     accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy (default: "
                                                  "the whole held-out half)")
+    proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
+                                               "proposal settings) and only validate, e.g. to compare validators")
     out: str | None = setting(None, "run directory (default: runs/search-<time>)")
 
     def validate(self) -> "SearchConfig":

@@ -217,3 +217,30 @@ def test_the_shallow_learner_threshold_separates_orientations():
         items.append((img, i % 2))
     res = derive_threshold(items, 2, seed=0, settings=ThresholdSettings(epochs=30, batch_size=16, lr=1e-2))
     assert res["threshold"] == 1.0 and res["features"] == 2 * 2 * 9 and res["images"] == 64
+
+
+def test_proposals_from_another_run_are_validated_anew(tmp_path):
+    """--proposals-from: the finished proposals of a run, validated with another validator, equal a full run
+    with that validator; other proposal settings are refused."""
+    import json
+
+    from runtime.rundir import RunFolderError
+    from search.config import SearchConfig
+    from search.run import run_search
+    base = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
+                iterations=3, validation_batches=2, seed=5)
+    run_search(SearchConfig(**base), tmp_path / "proxy", progress=False)
+    tse = dict(validator="tse-ema", val_epochs=2, val_steps_per_epoch=2)
+    full = run_search(SearchConfig(**base, **tse), tmp_path / "full", progress=False)
+    reused = run_search(SearchConfig(**base, **tse, proposals_from=str(tmp_path / "proxy")), tmp_path / "reused",
+                        progress=False)
+    assert reused["genotype"] == full["genotype"] and reused["validation_score"] == full["validation_score"]
+    for name in ("decisions.jsonl", "candidates.json"):
+        assert (tmp_path / "reused" / name).read_text() == (tmp_path / "full" / name).read_text()
+    assert json.loads((tmp_path / "reused" / "proposals.json").read_text()) == \
+        json.loads((tmp_path / "proxy" / "proposals.json").read_text())
+    with pytest.raises(RunFolderError, match=r"proposal settings differ \(order\)"):
+        run_search(SearchConfig(**{**base, "order": "fixed"}, proposals_from=str(tmp_path / "proxy")),
+                   tmp_path / "bad", progress=False)
+    with pytest.raises(RunFolderError, match="not a search run directory"):
+        run_search(SearchConfig(**base, proposals_from=str(tmp_path / "nowhere")), tmp_path / "bad2", progress=False)

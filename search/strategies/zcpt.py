@@ -14,16 +14,18 @@ seed), counting the seconds they record.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
 
 from runtime import seeds
-from runtime.rundir import RunFolderError
+from runtime.rundir import RunFolder, RunFolderError, settings_differences
 from runtime.seeds import derive_seed
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
@@ -34,7 +36,7 @@ from ..batches import BatchStream
 from ..config import SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
-from ..validators import VALIDATORS, ValidationContext, Verdict, validate_candidates
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, validate_candidates
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
 from .base import STRATEGIES, SearchContext, Strategy
 
@@ -50,6 +52,30 @@ def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], dict[str, d
     if "totals" not in saved and all(isinstance(v, (int, float)) for v in saved.values()):
         return {g: float(v) for g, v in saved.items()}, {}, 0.0
     return dict(saved.get("totals", {})), dict(saved.get("details", {})), float(saved.get("seconds", 0.0))
+
+
+# settings that change only the validation stage (and where the result goes), not the proposals
+VALIDATION_ONLY = frozenset({f.name for f in fields(ValidatorSettings)} | {
+    "validation_batches", "val_channels", "val_cells", "benchmark_table", "nats_bench", "out", "proposals_from"})
+
+
+def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig) -> None:
+    """Copy the finished proposals (and their decisions) of `source`, a run with the same proposal settings."""
+    if not source.exists("config.yaml") or not source.exists(PROPOSALS):
+        raise RunFolderError(f"--proposals-from {source.root}: not a search run directory with proposals "
+                             f"(config.yaml, {PROPOSALS})")
+    diff = settings_differences(settings.to_dict(), source.read_yaml("config.yaml"), VALIDATION_ONLY,
+                                dataclasses.asdict(SearchConfig()))
+    if diff:
+        raise RunFolderError(f"--proposals-from {source.root}: its proposal settings differ ({', '.join(diff)}); "
+                             "only validation settings may change")
+    proposals = source.read_json(PROPOSALS)
+    if len(proposals) < settings.iterations:
+        raise RunFolderError(f"--proposals-from {source.root} has {len(proposals)} of {settings.iterations} proposal "
+                             "iterations finished; finish it first (opscore search --resume)")
+    folder.write_jsonl(DECISIONS, source.read_jsonl(DECISIONS))
+    folder.write_json(PROPOSALS, proposals)
+    log.info("proposals: %d taken from %s", len(proposals), source.root)
 
 
 @STRATEGIES.register("zcpt")
@@ -69,6 +95,8 @@ class ZeroCostPT(Strategy):
         self.state, self.supernet, self.scorer, self.proxy = build_scoring(scoring_settings(s), ctx.space,
                                                                            ctx.device, ctx.num_classes)
         self.a0 = self.state.snapshot()
+        if s.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
+            adopt_proposals(ctx.folder, RunFolder(Path(s.proposals_from), writes=False), s)
         done = [Proposal(**p) for p in ctx.folder.read_json(PROPOSALS, [])] if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
         self.proposals: list[Proposal] = []
