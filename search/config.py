@@ -7,6 +7,8 @@ from typing import Any
 
 from runtime.settings import SettingsError, setting
 
+from .benchmarks.settings import BenchmarkSettings
+
 BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
 
 
@@ -15,8 +17,9 @@ class ConfigError(SettingsError):
 
 
 @dataclass
-class SearchConfig:
-    """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores)."""
+class SearchConfig(BenchmarkSettings):
+    """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores).
+    The benchmark settings (BenchmarkSettings) only choose the lookups after the search."""
 
     strategy: str = setting("zcpt", "search strategy (opscore list)")
     space: str = setting("nb201", "search space (opscore list)")
@@ -34,8 +37,6 @@ class SearchConfig:
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
-    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (NB201)")
-    nats_bench: str | None = setting(None, "NATS-Bench topology archive (needs opscore[bench])")
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
                                         "on CPU and GPU)")

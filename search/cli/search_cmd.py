@@ -9,6 +9,7 @@ from runtime.settings import add_flags, given, load_settings
 
 from ..config import SearchConfig
 from ..run import run_search
+from .errors import lookup_status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,4 +31,4 @@ def run(args: argparse.Namespace) -> int:
         summary["benchmark"] = result["benchmark"]
     summary["run_dir"] = str(out)
     print(json.dumps(summary))
-    return 0
+    return lookup_status("search", result, str(out))
