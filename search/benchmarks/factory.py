@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Benchmark, BenchmarkError
-from .lookups import BenchmarkSet
+from .lookups import BenchmarkSet, check_space
 from .nats import NatsBenchmark
 from .nb301 import NB301Benchmark
 from .nb_macro import MacroBenchmark
@@ -47,8 +47,10 @@ def open_benchmarks(settings: BenchmarkSettings, space: str | None = None) -> Be
     if settings.benchmark_table:
         found.append(open_table(settings.benchmark_table))
     if settings.nats_bench:
+        check_space(NatsBenchmark.spaces, "NATS-Bench (--nats-bench)", space)
         found.append(NatsBenchmark(settings.nats_bench))
     if settings.nb301_models:
+        check_space(NB301Benchmark.spaces, "NAS-Bench-301 (--nb301-models)", space)
         found.append(NB301Benchmark(settings.nb301_models, noise=settings.nb301_noise,
                                     python=settings.nb301_python))
     elif settings.nb301_python:

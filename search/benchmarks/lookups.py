@@ -16,6 +16,13 @@ log = logging.getLogger(__name__)
 RESULT_KEYS = ("benchmark", "benchmark_source", "benchmark_sources", "benchmark_errors")
 
 
+def check_space(spaces: Sequence[str] | None, what: str, space: str | None) -> None:
+    """A source that holds other spaces' architectures is refused before it is opened."""
+    if space is not None and spaces is not None and space not in spaces:
+        raise BenchmarkError(f"{what} holds {', '.join(spaces)} architectures, not {space}; drop it or search "
+                             "that space")
+
+
 class BenchmarkSet:
     """The benchmarks of a run and the metrics to record (None: every one they have)."""
 
@@ -23,11 +30,8 @@ class BenchmarkSet:
                  space: str | None = None) -> None:
         self.benchmarks = list(benchmarks)
         self.metrics = tuple(metrics) if metrics is not None else None
-        if space is not None:
-            for b in self.benchmarks:
-                if b.spaces is not None and space not in b.spaces:
-                    raise BenchmarkError(f"{b.source} holds {', '.join(b.spaces)} architectures, not {space}; "
-                                         "drop it or search that space")
+        for b in self.benchmarks:
+            check_space(b.spaces, b.source, space)
         offered = [m for b in self.benchmarks for m in b.metrics]
         unknown = [m for m in self.metrics or () if m not in offered]
         if unknown:
@@ -68,16 +72,14 @@ class BenchmarkSet:
 
 
 def merge_lookup(result: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
-    """`result` with the lookup `found` added: new values join (and replace) earlier ones, and only the
-    sources that failed now stay in `benchmark_errors`."""
+    """`result` with the lookup `found` added: new values join (and replace) earlier ones, and
+    `benchmark_errors` holds the failures of this latest lookup only (none: the key is dropped)."""
     out = dict(result)
     values = {**result.get("benchmark", {}), **found["benchmark"]}
     sources = {**result.get("benchmark_sources", {}), **found["benchmark_sources"]}
     out["benchmark"], out["benchmark_sources"] = values, sources
     out["benchmark_source"] = "; ".join(dict.fromkeys(sources.values()))
-    errors = {k: v for k, v in result.get("benchmark_errors", {}).items()
-              if k not in found["benchmark_sources"].values()}
-    errors.update(found.get("benchmark_errors", {}))
+    errors = dict(found.get("benchmark_errors", {}))
     out.pop("benchmark_errors", None)
     if errors:
         out["benchmark_errors"] = errors
