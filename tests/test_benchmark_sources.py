@@ -105,6 +105,66 @@ def test_nats_without_the_package_says_how_to_install(tmp_path, monkeypatch):
         NatsBenchmark(nats_folder(tmp_path))
 
 
+EVAL_SETS = {"cifar10-valid": ("x-valid", "ori-test"), "cifar10": ("ori-test",),
+             "cifar100": ("x-valid", "x-test", "ori-test"), "ImageNet16-120": ("x-valid", "x-test", "ori-test")}
+SEEDS = (777, 888)
+
+
+def planted(index: int, dataset: str, setname: str, seed: int, epochs: int) -> float:
+    """The accuracy written into the archive: differs per arch, dataset, split, seed and schedule."""
+    base = {"cifar10-valid": 80.0, "cifar10": 90.0, "cifar100": 60.0, "ImageNet16-120": 30.0}[dataset]
+    return base + index + {"x-valid": 0.1, "x-test": 0.2, "ori-test": 0.3}[setname] + (seed == 888) * 2.0 \
+        - (epochs == 12) * 20.0
+
+
+def write_nats_archive(root, archs: list[str], missing: tuple[int, ...] = ()):
+    """A fast-mode NATS-Bench topology archive written with the package's own classes: meta.pickle.pbz2 and
+    one NNNNNN.pickle.pbz2 per architecture holding the 12- and 200-epoch results of two seeds."""
+    from nats_bench.api_utils import ArchResults, ResultsCount, pickle_save
+
+    root.mkdir()
+    pickle_save({"meta_archs": archs, "arch2infos": {}, "evaluated_indexes": []}, str(root / "meta.pickle"))
+    for i, arch in enumerate(archs):
+        if i in missing:
+            continue
+        by_hp = {}
+        for epochs in (12, 200):
+            res = ArchResults(i, arch)
+            for dataset, sets in EVAL_SETS.items():
+                for seed in SEEDS:
+                    rc = ResultsCount(dataset, None, {e: 50.0 for e in range(epochs)}, {e: 1.0 for e in range(epochs)},
+                                      1.0, 10.0, {}, seed, epochs, None)
+                    accs = {f"{s}@{e}": planted(i, dataset, s, seed, epochs) for s in sets for e in range(epochs)}
+                    rc.update_eval(accs, {k: 0.5 for k in accs}, {k: 0.1 for k in accs})
+                    res.update(dataset, seed, rc)
+            by_hp[str(epochs)] = res.state_dict()
+        pickle_save(by_hp, str(root / f"{i:06d}.pickle"))
+    return root
+
+
+def test_nats_real_package_on_an_archive_in_its_own_layout(tmp_path):
+    pytest.importorskip("nats_bench")
+    folder = write_nats_archive(tmp_path / "NATS-tss-v1_0-3ffb9-simple", [OTHER, ARCH], missing=(0,))
+    bench = NatsBenchmark(folder)
+
+    def mean(dataset, setname):  # the mean over both seeds of the 200-epoch schedule
+        return sum(planted(1, dataset, setname, s, 200) for s in SEEDS) / len(SEEDS)
+    got = bench.lookup(ARCH)
+    assert got == pytest.approx({"cifar10_valid_acc": mean("cifar10-valid", "x-valid"),
+                                 "cifar10_test_acc": mean("cifar10", "ori-test"),
+                                 "cifar100_valid_acc": mean("cifar100", "x-valid"),
+                                 "cifar100_test_acc": mean("cifar100", "x-test"),
+                                 "imagenet16-120_valid_acc": mean("ImageNet16-120", "x-valid"),
+                                 "imagenet16-120_test_acc": mean("ImageNet16-120", "x-test")})
+    with pytest.raises(BenchmarkError, match="has no 200-epoch cifar10-valid results") as e:
+        bench.lookup(OTHER)  # its file is missing from the archive: the API asserts
+    assert "\n" not in str(e.value)
+    with pytest.raises(BenchmarkError, match="is not in NATS-Bench"):
+        bench.lookup("|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(BenchmarkError, match="is a file"):
+        NatsBenchmark(folder / "000001.pickle.pbz2")
+
+
 # ------------------------------------------------------------------ NAS-Bench-Macro JSON
 def macro_json(tmp_path):
     p = tmp_path / "nas-bench-macro_cifar10.json"
