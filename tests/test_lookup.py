@@ -123,3 +123,59 @@ def test_bad_benchmark_inputs_one_line_exit_2(tmp_path, make, needle):
     err = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(err) == 1 and needle in err[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def macro_json(tmp_path, skip: str | None = None):
+    """Every canonical NB-Macro architecture (but `skip`), mean_acc = its digits read as a number / 1e6."""
+    from supernet.spaces.nb_macro import NBMacroGenotype
+
+    keys = {str(NBMacroGenotype(c).canonical()) for c in itertools.product(range(3), repeat=8)}
+    data = {k: {"test_acc": [int(k) / 1e6] * 3, "mean_acc": int(k) / 1e6, "std": 0.0, "params": 1.0, "flops": 1.0}
+            for k in keys if k != skip}
+    p = tmp_path / "nas-bench-macro_cifar10.json"
+    p.write_text(json.dumps(data))
+    return p
+
+
+def test_nb_macro_search_reads_the_json_and_a_missing_winner_exits_3(tmp_path):
+    from supernet.spaces.nb_macro import parse_nb_macro
+
+    argv = ["--space", "nb-macro", "--dataset", "synthetic", "--channels", "4", "--val-channels", "4", "--batch-size",
+            "4", "-N", "1", "-V", "1", "--no-progress"]
+    assert main(["search", *argv, "--benchmark-table", str(macro_json(tmp_path)), "--out", str(tmp_path / "r")]) == 0
+    res = json.loads((tmp_path / "r" / "result.json").read_text())
+    key = str(parse_nb_macro(res["genotype"]).canonical())
+    assert res["benchmark"] == {"cifar10_test_acc": int(key) / 1e6}
+    (tmp_path / "other").mkdir()
+    assert main(["search", *argv, "--benchmark-table", str(macro_json(tmp_path / "other", skip=key)),
+                 "--out", str(tmp_path / "r2")]) == 3
+    res2 = json.loads((tmp_path / "r2" / "result.json").read_text())
+    assert res2["genotype"] == res["genotype"] and res2["benchmark"] == {}
+    assert f"(canonical {key}) is not in NAS-Bench-Macro" in next(iter(res2["benchmark_errors"].values()))
+
+
+def test_lookup_adds_nb301_predictions_through_its_own_python(tmp_path, monkeypatch):
+    """`opscore lookup --nb301-models DIR --nb301-python PY` on a finished DARTS run, with a stand-in
+    nasbench301 package that only the worker's python sees."""
+    from supernet.spaces.darts_genotype import DARTS_V2, format_darts_genotype
+
+    stub = tmp_path / "stub" / "nasbench301"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text(
+        "__version__ = '0.3'\n"
+        "class _E:\n"
+        "    def predict(self, config, representation, with_noise):\n"
+        "        return 93.0 + 0.1 * sum(op == 'skip_connect' for op, _ in config.reduce) + (0.5 if with_noise else 0)\n"
+        "def load_ensemble(path):\n"
+        "    return _E()\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "stub"))
+    models = tmp_path / "xgb_v1.0"
+    models.mkdir()
+    (models / "model.json").write_text("{}")
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "result.json").write_text(json.dumps({"space": "darts", "genotype": format_darts_genotype(DARTS_V2)}))
+    assert main(["lookup", str(run), "--nb301-models", str(models), "--nb301-python", sys.executable]) == 0
+    res = json.loads((run / "result.json").read_text())
+    assert res["benchmark"] == {"cifar10_valid_acc": pytest.approx(93.3)}  # 3 skip_connect in DARTS_V2's reduce cell
+    assert "with_noise=False" in res["benchmark_sources"]["cifar10_valid_acc"]
