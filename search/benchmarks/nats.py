@@ -7,13 +7,10 @@ seed or the 12-epoch default.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Callable
 
 from .base import BenchmarkError, metric_name
-
-log = logging.getLogger(__name__)
 
 FOLDER = "NATS-tss-v1_0-3ffb9-simple"
 META = "meta.pickle.pbz2"

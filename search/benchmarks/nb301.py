@@ -9,7 +9,6 @@ False gives the ensemble's mean prediction, True one noisy sample as a real trai
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from supernet.spaces.darts_genotype import darts_genotype_to_json, parse_darts_g
 
 from . import nb301_worker
 from .base import BenchmarkError
-
-log = logging.getLogger(__name__)
 
 METRIC = "cifar10_valid_acc"  # the surrogate is fitted to CIFAR-10 validation accuracies
 WORKER = Path(nb301_worker.__file__)

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import csv
-import logging
 from pathlib import Path
 
 from .base import BenchmarkError, is_accuracy
-
-log = logging.getLogger(__name__)
 
 
 def _duplicates(names: list[str]) -> list[str]:

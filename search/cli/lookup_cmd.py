@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ from runtime.settings import add_flags, given, load_settings
 from ..benchmarks import BenchmarkSet, BenchmarkSettings, merge_lookup, open_benchmarks
 from ..config import ConfigError
 from .errors import LOOKUP_FAILED, lookup_status
-
-log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
