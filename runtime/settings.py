@@ -174,9 +174,11 @@ def _default_text(value: Any) -> str:
 
 
 def flag_fields(cls: type) -> list[dataclasses.Field]:
-    """The fields of `cls` that have a CLI flag."""
+    """The fields of `cls` that have a CLI flag: its own first, then those of its settings bases."""
     _is_settings(cls)
-    return [f for f in dataclasses.fields(cls) if f.metadata.get("flag", False)]
+    own = set(vars(cls).get("__annotations__", {}))
+    fields = [f for f in dataclasses.fields(cls) if f.metadata.get("flag", False)]
+    return [f for f in fields if f.name in own] + [f for f in fields if f.name not in own]
 
 
 def flag_name(field_name: str) -> str:

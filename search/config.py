@@ -7,6 +7,7 @@ from typing import Any
 
 from runtime.settings import SettingsError, setting
 
+from .benchmarks.settings import BenchmarkSettings, benchmark_setting
 from .validators.base import ValidatorSettings
 
 BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
@@ -18,7 +19,8 @@ class ConfigError(SettingsError):
 
 @dataclass
 class SearchConfig(ValidatorSettings):
-    """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores)."""
+    """Every setting of a search; YAML keys and `--flags` use these names (dashes for underscores).
+    The benchmark settings (those of BenchmarkSettings) only choose the lookups after the search."""
 
     strategy: str = setting("zcpt", "search strategy (opscore list)")
     space: str = setting("nb201", "search space (opscore list)")
@@ -36,8 +38,12 @@ class SearchConfig(ValidatorSettings):
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
-    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (NB201)")
-    nats_bench: str | None = setting(None, "NATS-Bench topology archive (needs opscore[bench])")
+    benchmark_table: str | None = benchmark_setting("benchmark_table")
+    nats_bench: str | None = benchmark_setting("nats_bench")
+    nb301_models: str | None = benchmark_setting("nb301_models")
+    nb301_python: str | None = benchmark_setting("nb301_python")
+    nb301_noise: bool = benchmark_setting("nb301_noise")
+    benchmark_metric: str = benchmark_setting("benchmark_metric")
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
                                         "on CPU and GPU)")
@@ -80,6 +86,10 @@ class SearchConfig(ValidatorSettings):
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def benchmark_settings(self) -> BenchmarkSettings:
+        """The benchmark lookups this search asks for."""
+        return BenchmarkSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(BenchmarkSettings)})
 
     def space_options(self) -> dict[str, Any]:
         """The space options that are set, for `get_space(space, **options)`."""

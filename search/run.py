@@ -3,8 +3,9 @@ result.json.
 
 The strategy (`--strategy`, registered in search.strategies) runs prepare, propose, validate and
 report; this driver owns what every strategy shares: the run folder (config.yaml, search.log, tb/,
-result.json; `resume=True` reopens it with the same settings), the scoring data, the device and the
-processes under torchrun (only rank 0 writes).
+result.json; `resume=True` reopens it with the same settings, benchmark settings excepted), the scoring
+data, the device, the processes under torchrun (only rank 0 writes) and the benchmark lookups, made after
+result.json is written and recorded in it (a failed one under `benchmark_errors`, never raised).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from runtime.rundir import RunFolder
 from supernet.spaces import get_space
 from train_final.data import DataSpec, build_dataset, num_classes_of
 
-from .benchmarks import open_benchmark
+from .benchmarks import FREE as BENCHMARK_SETTINGS, merge_lookup, open_benchmarks
 from .config import ConfigError, SearchConfig
 from .distributed import Workers
 from .strategies import STRATEGIES, SearchContext, Strategy
@@ -45,13 +46,15 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
     """Everything the stages share, checked before any work: space, names, benchmark, data, device, folder."""
     space = get_space(cfg.space, **cfg.space_options())
     strategy.check(cfg)
-    benchmark = open_benchmark(cfg.benchmark_table, cfg.nats_bench)  # fail early on a bad table
+    benchmark = open_benchmarks(cfg.benchmark_settings(), cfg.space)  # fail early on a bad table or archive
     dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, cfg.download), "train", augment=cfg.augment,
                             seed=cfg.seed)
     if len(dataset) < cfg.batch_size:  # type: ignore[arg-type]
         raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {cfg.batch_size}")
     device = resolve_device(cfg.device, workers.local_rank if workers.world > 1 else None)
+    # the benchmark settings choose lookups, not the search: a run resumes whatever they are
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=strategy.markers,
+                            free=("out", *BENCHMARK_SETTINGS),
                             defaults=dataclasses.asdict(SearchConfig()), writes=workers.is_main,
                             barrier=workers.barrier)
     return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress)
@@ -66,7 +69,10 @@ def _stages(strategy: Strategy, ctx: SearchContext) -> dict[str, Any]:
         scores = strategy.validate(ctx, candidates)
         result = strategy.report(ctx, candidates, scores)
         result["seconds"] = ctx.seconds()  # of every process, if resumed
-        ctx.folder.finish(result)
+        ctx.folder.finish(result)  # written before any lookup: a failed lookup never loses the search
+        if ctx.benchmark is not None and ctx.workers.is_main:
+            result = merge_lookup(result, ctx.benchmark.look_up(result["genotype"]))
+            ctx.folder.finish(result)
         writer.add_text("genotype", result["genotype"])
         log.info("winner %s%s", result["genotype"],
                  f" benchmark={result['benchmark']}" if "benchmark" in result else "")

@@ -146,3 +146,31 @@ def test_cli_user_errors_one_line(tmp_path, capsys, argv, needle):
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and needle in err[0]
     assert not (tmp_path / "r" / "result.json").exists()
+
+
+def test_cli_op_scoring_with_a_trained_supernet(tmp_path):
+    """--supernet adds the training-based scorers beside the zero-cost ones; darts-alpha(trained) scores
+    are the softmax of the checkpoint's alphas, and none of them depends on the seed."""
+    from search.supernet_train.checkpoint import read_supernet
+
+    sn = tmp_path / "sn"
+    assert main(["train-supernet", "--space", "nb201", "--dataset", "synthetic", "--channels", "4", "--cells", "1",
+                 "--epochs", "1", "--batch-size", "32", "--eval-batches", "1", "--no-progress", "--out", str(sn)]) == 0
+    out = tmp_path / "run"
+    assert main(["analyze", "op-scoring", *TINY, "--proxies", "params", "--seeds", "0,1", "--supernet",
+                 str(sn / "supernet.pt"), "--accuracy-batches", "1", "--benchmark-table", str(hand_table(tmp_path)),
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "result.json").read_text())
+    trained = {"darts-alpha(trained)", "darts-pt", "disc-acc"}
+    assert trained | {"zc-pt(params)", "disc-zc(params)", "darts-alpha"} == set(res["best-acc"])
+    for name in trained:
+        per_seed = res["per_seed"]["best-acc"][name]
+        assert per_seed["0"] == per_seed["1"] or all(math.isnan(v) for v in per_seed.values())
+    alphas = read_supernet(str(sn / "supernet.pt"), "cpu")["alphas"]
+    with open(out / "op_scores.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["scorer"] == "darts-alpha(trained)" and r["seed"] == "0"]
+    for r in rows:
+        edge_alpha = alphas[r["edge"]]
+        expected = torch.softmax(edge_alpha.float(), 0)[NB201_OPS.index(r["op"])].item()
+        assert float(r["raw"]) == pytest.approx(expected, rel=1e-5)
+    assert len(rows) == 30

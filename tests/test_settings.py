@@ -73,8 +73,9 @@ def test_load_settings_layers_defaults_file_then_given_flags(tmp_path):
 
 
 def test_strategy_is_the_first_search_setting():
-    first = dataclasses.fields(SearchConfig)[0]
+    first = flag_fields(SearchConfig)[0]  # its own settings come before those of its bases (the validators')
     assert (first.name, first.default, first.metadata["help"]) == ("strategy", "zcpt", "search strategy (opscore list)")
+    assert flag_fields(SearchConfig)[-1].name == "fear_reject_ratio"
 
 
 # ------------------------------------------------------------------ flags
@@ -186,3 +187,12 @@ def test_good_yaml_with_ints_for_floats_loads(tmp_path):
     got = load_settings(SupernetTrainConfig, cfg, {})
     assert (got.lr, got.lr_min, got.arch_lr) == (1.0, 0.0, pytest.approx(3e-4))
     assert all(isinstance(v, float) for v in (got.lr, got.lr_min, got.arch_lr))
+
+
+def test_search_config_holds_every_benchmark_setting_alike():
+    """opscore search and opscore lookup take the same benchmark flags, with the same defaults and help."""
+    from search.benchmarks import BenchmarkSettings
+
+    mine = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    for f in dataclasses.fields(BenchmarkSettings):
+        assert (mine[f.name].default, mine[f.name].metadata["help"]) == (f.default, f.metadata["help"]), f.name

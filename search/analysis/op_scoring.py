@@ -5,7 +5,10 @@ For each seed: the supernet A_0 is built as `opscore search` builds it for that 
 same default BN mode),
 one seeded minibatch is drawn, and every (edge, op) is scored by zc-pt and disc-zc with each chosen proxy
 and by darts-alpha with alphas at initialisation, drawn as DARTS draws them, alpha = 1e-3 * N(0, 1)
-(seeded per seed; darts-alpha's score is softmax(alpha), which orders ops as alpha does). Scores are
+(seeded per seed; darts-alpha's score is softmax(alpha), which orders ops as alpha does). With
+`--supernet` (a supernet trained by `opscore train-supernet`), the training-based scorers join them:
+darts-alpha(trained) (the trained alphas), darts-pt and disc-acc (validation accuracy of the trained
+supernet with the op removed / alone); their scores do not depend on the seed. Scores are
 oriented so that higher means "keep" (scoring.selection.orient).
 
 Oracles from the benchmark table: best-acc(e, o) = the best accuracy of any architecture with op o on
@@ -39,10 +42,12 @@ from supernet.spaces.base import NetConfig, SearchSpace
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from runtime.seeds import OP_SCORING_ALPHA, OP_SCORING_DATA, SUPERNET_INIT, derive_seed
+from train_final.data import DataSpec
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import BN_MODES, ConfigError, SearchConfig
+from ..supernet_train.loading import SupernetSource, load_for_search
 from .common import parse_names, parse_proxies, parse_seeds, scoring_batches, write_csv
 from .correlation import mean_defined, spearman
 from .plots import grouped_bars
@@ -51,6 +56,7 @@ log = logging.getLogger(__name__)
 
 ORACLES = ("best-acc", "avg-acc")
 PROXY_SCORERS = ("zc-pt", "disc-zc")
+TRAINED_SCORERS = {"darts-alpha(trained)": "darts-alpha", "darts-pt": "darts-pt", "disc-acc": "disc-acc"}
 Scores = dict[str, dict[str, float]]  # edge -> op -> score
 
 
@@ -74,6 +80,10 @@ class OpScoringConfig:
     channels: int | None = setting(None, "supernet width (default: the space's)")
     cells: int | None = setting(None, "supernet depth (default: the space's)")
     darts_alpha: bool = setting(True, "score darts-alpha (alphas at initialisation) too")
+    supernet: str | None = setting(None, "trained supernet RUN_DIR/supernet.pt (opscore train-supernet, same space and "
+                                         "data): adds darts-alpha(trained), darts-pt and disc-acc")
+    accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy (default: "
+                                                 "the whole held-out half)")
     out: str | None = setting(None, "run directory (default: runs/op-scoring-<time>)")
 
     def validate(self) -> "OpScoringConfig":
@@ -82,6 +92,8 @@ class OpScoringConfig:
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
         if not self.benchmark_table:
             raise ConfigError("opscore analyze op-scoring needs --benchmark-table CSV (columns arch and accuracies)")
+        if self.accuracy_batches is not None and self.accuracy_batches < 1:
+            raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
         return self
 
 
@@ -141,6 +153,26 @@ def proxy_scores(space: SearchSpace, state: ArchState, supernet: torch.nn.Module
         return {e: scorer.score_edge(e, batch) for e in state.edge_ids()}
 
 
+def trained_scores(cfg: OpScoringConfig, space: SearchSpace, device: torch.device,
+                   num_classes: int) -> dict[str, tuple[Scores, str]]:
+    """Raw scores and direction of every (edge, op) of the trained supernet `cfg.supernet` by the
+    training-based scorers: its trained alphas (darts-alpha), and its validation accuracy with the op
+    removed (darts-pt) or alone (disc-acc). No decision is made, so nothing is fine-tuned."""
+    src = SupernetSource(path=str(cfg.supernet), space=cfg.space, data=DataSpec(cfg.dataset, cfg.data_root, cfg.download),
+                         batch_size=cfg.batch_size, bn_mode=cfg.bn_mode, channels=cfg.channels, cells=cfg.cells,
+                         accuracy_batches=cfg.accuracy_batches)
+    loaded = load_for_search(src, space, device, num_classes)
+    out: dict[str, tuple[Scores, str]] = {}
+    for name, scorer_name in TRAINED_SCORERS.items():
+        ctx = ScoringContext(space, loaded.supernet, loaded.state, None, trained=loaded.tuner)
+        scorer = SCORERS.create(scorer_name, ctx=ctx)
+        with scorer.session():
+            raw = {e: scorer.score_edge(e, (torch.empty(0), torch.empty(0))) for e in loaded.state.edge_ids()}
+        out[name] = (raw, SCORERS.get(scorer_name).direction)
+        log.info("%s scored on the trained supernet %s", name, cfg.supernet)
+    return out
+
+
 def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """The Figure 2 (left) experiment; writes the run directory and returns result.json's content."""
     t_start = time.perf_counter()
@@ -158,6 +190,8 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
     base = space.default_net_config("supernet")
 
     names = [f"{s}({p})" for p in proxies for s in scorer_names] + (["darts-alpha"] if cfg.darts_alpha else [])
+    names += list(TRAINED_SCORERS) if cfg.supernet else []
+    trained: dict[str, tuple[Scores, str]] | None = None  # seed-independent: scored once
     per_seed: dict[str, dict[str, dict[int, float]]] = {o: {n: {} for n in names} for o in ORACLES}
     pooled: dict[str, dict[str, list[float]]] = {o: {n: [] for n in names} for o in ORACLES}
     rows: list[list[Any]] = []
@@ -169,8 +203,12 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
                             num_classes=num_classes)
         torch.manual_seed(derive_seed(seed, SUPERNET_INIT))  # as `opscore search` builds A_0 (search.factory)
         supernet = space.build_supernet(state, net_cfg).to(device)
+        if cfg.supernet and trained is None:
+            trained = trained_scores(cfg, space, device, num_classes)
         for name in names:
-            if name == "darts-alpha":
+            if trained is not None and name in trained:
+                raw, direction = trained[name]
+            elif name == "darts-alpha":
                 raw, direction = darts_alpha_scores(space, state, supernet, seed), SCORERS.get("darts-alpha").direction
             else:
                 scorer_name, proxy_name = name[:-1].split("(")
@@ -196,6 +234,7 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
         "metric": metric, "benchmark_table": str(bench.path),
         "supernet": {"channels": net_cfg.channels, "cells": net_cfg.cells}, "device": str(device),
         "darts_alpha_init": "alpha = 1e-3 * randn per edge (DARTS), softmax weights as scores",
+        "trained_supernet": cfg.supernet,
     })
     write_csv(folder.path("op_scores.csv"), ["seed", "scorer", "edge", "op", "raw", "keep", "best-acc", "avg-acc"], rows)
     write_csv(folder.path("op_scoring.csv"), ["scorer", *ORACLES, "edges_defined"],

@@ -58,6 +58,7 @@ class ProxyStudyConfig(ValidatorSettings):
     space: str = setting("nb201", "search space (opscore list)")
     sample: int = setting(200, "number K of architectures sampled from the table")
     proxies: str = setting("all", "comma list of proxies or 'all' (opscore list)")
+    validator: str = setting("proxy", "not used here (see --validators)", flag=False)
     validators: str = setting("", "comma list of training validators ranked beside the proxies: tse, tse-e, "
                                   "tse-ema, fear (their --val-* / --tse-* / --fear-* settings apply; default: none)")
     seed: int = setting(0, "random seed of the sample, the weights and the batches")

@@ -7,11 +7,12 @@ import sys
 from importlib import import_module
 from typing import Sequence
 
-from .errors import USER_ERRORS
+from .errors import USER_ERROR, USER_ERRORS
 
 # each module defines `add_parser(subparsers)`; the parser's `func(args) -> int` runs it
 SUBCOMMANDS = ("search.cli.search_cmd", "search.cli.list_cmd", "search.cli.train_cmd", "search.cli.train_supernet_cmd",
-               "search.cli.proxies_cmd", "search.cli.analyze_cmd", "search.cli.fear_threshold_cmd")
+               "search.cli.proxies_cmd", "search.cli.analyze_cmd", "search.cli.fear_threshold_cmd",
+               "search.cli.lookup_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user mistakes give one line on stderr and exit status 2, never a traceback."""
+    """Entry point; user mistakes give one line on stderr and exit status 2, never a traceback; a finished
+    run whose benchmark lookup failed exits 3 (search.cli.errors.LOOKUP_FAILED)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except USER_ERRORS as e:
         print(f"opscore {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return USER_ERROR
     except KeyboardInterrupt:
         print("opscore: interrupted", file=sys.stderr)
         return 130

@@ -1,5 +1,8 @@
-"""Exception types that mean "the user asked for something that cannot work" (one-line errors)."""
+"""Exception types that mean "the user asked for something that cannot work" (one-line errors, exit status
+2), and the exit status of a run that finished but whose benchmark lookup failed (3)."""
 from __future__ import annotations
+
+import sys
 
 from runtime.device import DeviceError
 from runtime.rundir import RunFolderError
@@ -21,3 +24,15 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
     FileNotFoundError, PermissionError, IsADirectoryError,
 )
+
+USER_ERROR = 2
+LOOKUP_FAILED = 3  # the run's result.json is written; a benchmark lookup failed (its `benchmark_errors`)
+
+
+def lookup_status(command: str, result: dict, run_dir: str) -> int:
+    """0, or LOOKUP_FAILED with one line per failed benchmark on stderr (the result is kept in `run_dir`)."""
+    errors = result.get("benchmark_errors") or {}
+    for reason in errors.values():
+        print(f"opscore {command}: benchmark lookup failed: {reason}; the result is kept in {run_dir}/result.json "
+              "(opscore lookup adds it later)", file=sys.stderr)
+    return LOOKUP_FAILED if errors else 0

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Score K sampled architectures (fresh stand-alone networks) with every chosen "
                                    "proxy on the same minibatch; write scores.csv, result.json (Spearman, Kendall) "
                                    "and proxies.png into --out.")
-    add_flags(p, ProxyStudyConfig, skip=("validator",))
+    add_flags(p, ProxyStudyConfig)
     p.add_argument("--resume", action="store_true", help="continue the killed run in --out (same settings)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -9,11 +9,15 @@ from runtime.settings import add_flags, given, load_settings
 
 from ..config import SearchConfig
 from ..run import run_search
+from .errors import lookup_status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search an architecture (Zero-Cost-PT by default)",
-                       description="Search an architecture; settings from --config YAML, then flags.")
+                       description="Search an architecture; settings from --config YAML, then flags.",
+                       epilog="Exit status: 0 done; 2 a user error (nothing run); 3 the search finished and its "
+                              "result.json is written, but a benchmark lookup failed (see benchmark_errors; "
+                              "opscore lookup adds it later).")
     p.add_argument("--config", help="YAML file of settings (see configs/)")
     add_flags(p, SearchConfig)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -30,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
         summary["benchmark"] = result["benchmark"]
     summary["run_dir"] = str(out)
     print(json.dumps(summary))
-    return 0
+    return lookup_status("search", result, str(out))

@@ -19,7 +19,7 @@ from scoring.selection import best
 from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
 
-from ..benchmarks import Benchmark
+from ..benchmarks import BenchmarkSet
 from ..config import SearchConfig
 from ..distributed import Workers
 
@@ -35,7 +35,7 @@ class SearchContext:
     dataset: Dataset
     num_classes: int
     device: torch.device
-    benchmark: Benchmark | None = None
+    benchmark: BenchmarkSet | None = None  # looked up by the driver after result.json is written
     progress: bool = True
     writer: Any = None                 # TensorBoard writer (writes nothing on ranks other than 0)
     started: float = field(default_factory=time.perf_counter)  # clock of the whole search
@@ -75,7 +75,8 @@ class Strategy(ABC):
         """A score per candidate, higher is better (NaN rule of scoring.selection)."""
 
     def report(self, ctx: SearchContext, candidates: list[str], scores: Mapping[str, float]) -> dict[str, Any]:
-        """result.json's content: the winner and what every search records; strategies add their details."""
+        """result.json's content: the winner and what every search records; strategies add their details.
+        Benchmark lookups are the driver's, after the result is written (a failed one never loses it)."""
         winner = best({g: scores[g] for g in candidates}, "validation")
         s = ctx.settings
         result: dict[str, Any] = {
@@ -85,9 +86,6 @@ class Strategy(ABC):
             "device": str(ctx.device), "workers": ctx.workers.world,
         }
         result.update(self.details(ctx))
-        if ctx.benchmark is not None:
-            result["benchmark"] = ctx.benchmark.lookup(winner)
-            result["benchmark_source"] = ctx.benchmark.source
         return result
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from supernet.mixing import MIXING
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
+from ..benchmarks import FREE as BENCHMARK_SETTINGS
 from ..config import SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
@@ -55,8 +56,8 @@ def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], dict[str, d
 
 
 # settings that change only the validation stage (and where the result goes), not the proposals
-VALIDATION_ONLY = frozenset({f.name for f in fields(ValidatorSettings)} | {
-    "validation_batches", "val_channels", "val_cells", "benchmark_table", "nats_bench", "out", "proposals_from"})
+VALIDATION_ONLY = frozenset({f.name for f in fields(ValidatorSettings)} | set(BENCHMARK_SETTINGS) | {
+    "validation_batches", "val_channels", "val_cells", "out", "proposals_from"})
 
 
 def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig) -> None:

@@ -30,7 +30,7 @@ from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig, SearchSpace
 from train_final.data import DataSpec, build_dataset, num_classes_of
 
-from ..benchmarks import open_benchmark
+from ..benchmarks import BenchmarkSet, open_table
 from .architects import ARCHITECTS, Architect, ArchSettings
 from .checkpoint import FORMAT, VERSION, safe_load
 from .config import SupernetTrainConfig
@@ -100,7 +100,7 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     cfg = dataclasses.replace(cfg, epochs=cfg.resolved_epochs()).validate()
     out = Path(out)
     space = space or get_space(cfg.space, **cfg.space_options())
-    benchmark = open_benchmark(cfg.benchmark_table, None)
+    benchmark = BenchmarkSet([open_table(cfg.benchmark_table)]) if cfg.benchmark_table else None
     spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download)
     train_ds = dataset if dataset is not None else build_dataset(spec, "train", augment=cfg.augment, seed=cfg.seed)
     eval_ds = dataset if dataset is not None else build_dataset(spec, "train", augment=False, seed=cfg.seed)
@@ -147,7 +147,7 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
             row.update(genotype=genotype, alpha_entropy=_mean_entropy(weights), seconds=time.perf_counter() - t0,
                        weights=weights)
             if benchmark is not None:
-                row["benchmark"] = benchmark.lookup(genotype)
+                row["benchmark"] = benchmark.look_up(genotype)["benchmark"]  # a miss is a warning, not a stop
             history.append(row)
             folder.save_torch("checkpoint.pt", {"epoch": epoch + 1, "trainer": trainer.state_dict(),
                                                 "history": history, "config": cfg.to_dict()})

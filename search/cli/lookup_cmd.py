@@ -1,0 +1,57 @@
+"""`opscore lookup RUN_DIR...`: add benchmark lookups to finished run directories (rewrites result.json atomically)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from runtime.rundir import RESULT, RunFolder, RunFolderError
+from runtime.settings import add_flags, given, load_settings
+
+from ..benchmarks import BenchmarkSet, BenchmarkSettings, merge_lookup, open_benchmarks
+from ..config import ConfigError
+from .errors import LOOKUP_FAILED, lookup_status
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lookup", help="add benchmark accuracies to finished run directories",
+                       description="Look the genotype of each finished run directory up in the given benchmarks and "
+                                   "add the accuracies to its result.json (a failed lookup is recorded there; exit "
+                                   f"status {LOOKUP_FAILED}).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directory holding result.json")
+    add_flags(p, BenchmarkSettings)
+    p.set_defaults(func=run)
+
+
+def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
+    """The run folder and its result; a folder without a result, genotype or space is one line."""
+    folder = RunFolder(Path(run_dir))
+    result = folder.read_json(RESULT)
+    if not isinstance(result, dict):
+        raise RunFolderError(f"{run_dir} holds no finished run ({RESULT} is missing); finish or resume the run first")
+    for key in ("genotype", "space"):
+        if key not in result:
+            raise RunFolderError(f"{folder.path(RESULT)} has no {key!r}; it is not a search or training result")
+    return folder, result
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(BenchmarkSettings, None, given(args, BenchmarkSettings))
+    if not settings.any_source():
+        raise ConfigError("opscore lookup needs --benchmark-table, --nats-bench or --nb301-models")
+    runs = [read_finished(d) for d in args.run_dirs]  # every folder checked before any is rewritten
+    opened: dict[str, BenchmarkSet | None] = {}
+    status = 0
+    for folder, result in runs:
+        space = str(result["space"])
+        if space not in opened:
+            opened[space] = open_benchmarks(settings, space)
+        bench = opened[space]
+        assert bench is not None  # a source is configured
+        result = merge_lookup(result, bench.look_up(str(result["genotype"])))
+        folder.finish(result)  # atomic rewrite
+        print(json.dumps({"run_dir": str(folder.root), "genotype": result["genotype"],
+                          "benchmark": result["benchmark"]}))
+        status = max(status, lookup_status("lookup", result, str(folder.root)))
+    return status
