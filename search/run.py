@@ -43,6 +43,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
 def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Workers,
           strategy: Strategy) -> SearchContext:
     """Everything the stages share, checked before any work: space, names, benchmark, data, device, folder."""
+    cfg = strategy.settle(cfg)
     space = get_space(cfg.space, **cfg.space_options())
     strategy.check(cfg)
     benchmark = open_benchmark(cfg.benchmark_table, cfg.nats_bench)  # fail early on a bad table

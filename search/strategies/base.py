@@ -60,6 +60,10 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     markers: ClassVar[tuple[str, ...]] = ("result.json",)
 
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """The settings with this strategy's defaults filled in (e.g. its proxy), before they are saved."""
+        return settings
+
     def check(self, settings: SearchConfig) -> None:
         """Fail early, before data is loaded, on settings this strategy cannot use (names, ranges)."""
 

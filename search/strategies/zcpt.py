@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Callable
 
 import torch
@@ -30,7 +30,7 @@ from supernet.mixing import MIXING
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
-from ..config import SearchConfig
+from ..config import DEFAULT_PROXY, SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose, validation_scores
@@ -56,9 +56,13 @@ class ZeroCostPT(Strategy):
 
     markers = (PROPOSALS, "result.json")
 
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --proxy means nwot (the paper's default), written as such into config.yaml."""
+        return settings if settings.proxy else replace(settings, proxy=DEFAULT_PROXY)
+
     def check(self, settings: SearchConfig) -> None:
         """The scorer, order, proxy and mixing rule are registered."""
-        SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy)
+        SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy or DEFAULT_PROXY)
         MIXING.get(settings.mixing)
 
     def prepare(self, ctx: SearchContext) -> None:
