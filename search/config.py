@@ -9,6 +9,7 @@ from runtime.settings import SettingsError, setting
 
 BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
 DEFAULT_PROXY = "nwot"        # the proxy of zcpt and naswot when --proxy is not given
+ZCPT_BN_MODE = "eval"         # zcpt's BN mode when --bn-mode is not given (measured better, see README)
 
 
 class ConfigError(SettingsError):
@@ -29,8 +30,9 @@ class SearchConfig:
     validation_batches: int = setting(100, "validation minibatches V", short="-V")
     batch_size: int = setting(64, "minibatch size")
     seed: int = setting(0, "random seed of the run")
-    bn_mode: str = setting("eval", "BN statistics while scoring: 'eval' running statistics (measured better) or "
-                                   "'batch' statistics", choices=BN_MODES)
+    bn_mode: str | None = setting(None, "BN statistics while scoring: 'eval' running statistics or 'batch' statistics "
+                                        "(default: eval for zcpt, measured better; batch for naswot/random/evolution, "
+                                        "as NASWOT scores networks)", choices=BN_MODES)
     mixing: str = setting("uniform", "mixing rule of the supernet: uniform, softmax, softmax-fixed, sum")
     augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
@@ -75,7 +77,7 @@ class SearchConfig:
             raise ConfigError(f"V (validation batches) must be at least 1, got {self.validation_batches}")
         if self.batch_size < 2:
             raise ConfigError(f"batch size must be at least 2, got {self.batch_size}")
-        if self.bn_mode not in ("batch", "eval"):
+        if self.bn_mode not in (None, "batch", "eval"):
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
         if self.tune_epochs < 0 or self.disc_tune_epochs < 0:
             raise ConfigError("--tune-epochs and --disc-tune-epochs must be 0 or more")

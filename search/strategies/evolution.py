@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,10 @@ class Evolution(Strategy):
     """Regularised evolution with population --population, tournament --sample-size, --samples evaluations."""
 
     markers = (JOURNAL, "result.json")
+
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --bn-mode means batch statistics, as the other sampling baselines."""
+        return replace(settings, bn_mode=settings.bn_mode or "batch")
 
     def check(self, settings: SearchConfig) -> None:
         """A fitness exists and S <= P <= samples."""

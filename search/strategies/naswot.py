@@ -16,5 +16,5 @@ class Naswot(SampleAndScore):
     """N = --samples uniform architectures scored by --proxy (default nwot) on one minibatch."""
 
     def settle(self, settings: SearchConfig) -> SearchConfig:
-        """No --proxy means nwot (NASWOT's score), written as such into config.yaml."""
-        return settings if settings.proxy else replace(settings, proxy=DEFAULT_PROXY)
+        """No --proxy means nwot (NASWOT's score), written as such into config.yaml; BN as every sampler."""
+        return super().settle(replace(settings, proxy=settings.proxy or DEFAULT_PROXY))

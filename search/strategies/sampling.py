@@ -9,6 +9,7 @@ evaluations.jsonl so `--resume` continues a killed run. With a table, result.jso
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,10 @@ class SampleAndScore(Strategy):
     """K uniform samples, the best fitness wins; subclasses set the default proxy."""
 
     markers = (JOURNAL, "result.json")
+
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --bn-mode means batch statistics (NASWOT scores networks in train mode, Mellor et al. issue #1)."""
+        return replace(settings, bn_mode=settings.bn_mode or "batch")
 
     def check(self, settings: SearchConfig) -> None:
         """A fitness exists (a proxy, or a benchmark table)."""

@@ -30,7 +30,7 @@ from supernet.mixing import MIXING
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
-from ..config import DEFAULT_PROXY, SearchConfig
+from ..config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose, validation_scores
@@ -57,8 +57,8 @@ class ZeroCostPT(Strategy):
     markers = (PROPOSALS, "result.json")
 
     def settle(self, settings: SearchConfig) -> SearchConfig:
-        """No --proxy means nwot (the paper's default), written as such into config.yaml."""
-        return settings if settings.proxy else replace(settings, proxy=DEFAULT_PROXY)
+        """No --proxy means nwot and no --bn-mode eval (the defaults), written as such into config.yaml."""
+        return replace(settings, proxy=settings.proxy or DEFAULT_PROXY, bn_mode=settings.bn_mode or ZCPT_BN_MODE)
 
     def check(self, settings: SearchConfig) -> None:
         """The scorer, order, proxy and mixing rule are registered."""
