@@ -196,9 +196,9 @@ def test_a_killed_evolution_resumes_to_the_same_end(planted, tmp_path):
 
 
 def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeypatch):
-    """Scripted measures: kappa = 1 + active noise ops, R = 1 + weighted active signal edges. Removing noise
-    lowers kappa (pruned first), then 'none' (changes nothing) beats 'signal' (loses regions); the node then
-    drops the input whose removal loses the fewest regions: n<-0 (weight 1), then n<-2 (2), keeping n<-1."""
+    """Scripted measures: kappa = 1 + active noise ops, R = 1 + weighted active signal edges. 'none' goes first
+    (as the TE-NAS code); removing noise lowers kappa and keeps R, so every edge prunes noise; the node then
+    keeps the input whose removal loses the most regions: n<-1 (weight 3), dropping n<-0 (1) and n<-2 (2)."""
     weight = {"a": 1, "b": 1, "n<-0": 1, "n<-1": 3, "n<-2": 2}
 
     @contextmanager
@@ -213,11 +213,14 @@ def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeyp
     monkeypatch.setattr(TenasPruning, "measurer", scripted)
     monkeypatch.setattr(TenasPruning, "spaces", ("planted",))
     res = run_search(cfg(strategy="tenas"), tmp_path / "run", progress=False)
-    assert res["genotype"] == "signal-signal-x-signal-x" and res["rounds"] == 4
+    assert res["genotype"] == "signal-signal-x-signal-x" and res["rounds"] == 2
     rounds = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in rounds] == ["op", "op", "topology", "topology"]
-    assert rounds[0]["pruned"] == [[e, "noise"] for e in EDGES] and rounds[1]["pruned"] == [["a", "none"], ["b", "none"]]
-    assert rounds[2]["pruned"] == [["n", "n<-0"]] and rounds[3]["pruned"] == [["n", "n<-2"]]
+    assert [r["phase"] for r in rounds] == ["op", "topology"]
+    assert rounds[0]["pairs"] == [[e, o] for e in EDGES for o in ("noise", "signal")]
+    assert rounds[0]["pruned"] == [[e, "noise"] for e in EDGES]
+    assert rounds[1]["pruned"] == [["n", "n<-0"], ["n", "n<-2"]]
+    again = run_search(cfg(strategy="tenas"), tmp_path / "run", resume=True, progress=False)
+    assert again["genotype"] == res["genotype"]
 
 
 # ------------------------------------------------------------------ sampling is uniform
