@@ -145,7 +145,8 @@ def test_sampling_strategies_find_the_planted_best_with_a_proxy(planted, tmp_pat
     res = run_search(cfg(strategy=strategy, **extra), tmp_path / "run", progress=False)
     assert res["genotype"] == PLANTED and res["validation_score"] == 7.0 and res["fitness"] == "proxy:planted"
     rows = [json.loads(x) for x in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
-    assert len(rows) == res["evaluations"] == (extra["samples"] if strategy == "evolution" else res["unique_candidates"])
+    expected = extra["samples"] if strategy == "evolution" else res["unique_candidates"]
+    assert len(rows) == res["evaluations"] == expected
     assert all(r["fitness"] == value(tuple(r["genotype"].split("-"))) for r in rows)
 
 
@@ -294,7 +295,8 @@ def make_run(root: Path, name: str, settings: dict, result: dict) -> Path:
 def test_report_groups_by_differing_settings_with_hand_computed_mean_and_std(tmp_path):
     runs = []
     for seed, acc, sec in ((0, 93.0, 10.0), (1, 94.0, 20.0), (2, 95.0, 30.0)):
-        runs.append(make_run(tmp_path, f"r{seed}", {"strategy": "random", "seed": seed, "out": f"r{seed}", "samples": 100},
+        runs.append(make_run(tmp_path, f"r{seed}", {"strategy": "random", "seed": seed, "out": f"r{seed}",
+                                                     "samples": 100},
                              {"benchmark": {"acc": acc}, "seconds": sec, "unique_candidates": 100}))
     for seed, acc in ((0, 90.0), (1, 92.0)):
         runs.append(make_run(tmp_path, f"e{seed}", {"strategy": "evolution", "seed": seed, "out": "x", "samples": 100},

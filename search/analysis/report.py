@@ -69,7 +69,8 @@ def read_run(path: str | Path) -> Run:
     """A finished run directory; an unfinished or foreign one is a one-line ConfigError."""
     p = Path(path)
     if not (p / "result.json").is_file():
-        raise ConfigError(f"{p} has no result.json (not a finished search run); finish it with --resume or leave it out")
+        raise ConfigError(f"{p} has no result.json (not a finished search run); finish it with --resume or leave "
+                          "it out")
     if not (p / "config.yaml").is_file():
         raise ConfigError(f"{p} has no config.yaml (not an opscore search run); leave it out")
     try:
