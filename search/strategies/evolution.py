@@ -23,7 +23,7 @@ from runtime import seeds
 from runtime.seeds import derive_seed
 
 from ..config import ConfigError, SearchConfig
-from .base import STRATEGIES, SearchContext, Strategy
+from .base import STRATEGIES, SearchContext, Strategy, one_process
 from .fitness import JOURNAL, EvaluationJournal, fitness_kind, make_fitness
 from .sampling import sample_oracle
 
@@ -54,6 +54,7 @@ class Evolution(Strategy):
 
     def prepare(self, ctx: SearchContext) -> None:
         """The fitness function and the journal of a killed run."""
+        one_process(ctx)
         fn, self.fitness_label, self.cache = make_fitness(ctx)
         self.journal = EvaluationJournal(ctx.folder, fn)
         ctx.carry(self.journal.replayed_seconds)

@@ -20,7 +20,7 @@ from runtime.seeds import derive_seed
 
 from ..benchmarks import BenchmarkError
 from ..config import SearchConfig
-from .base import SearchContext, Strategy
+from .base import SearchContext, Strategy, one_process
 from .fitness import JOURNAL, EvaluationJournal, fitness_kind, make_fitness
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class SampleAndScore(Strategy):
 
     def prepare(self, ctx: SearchContext) -> None:
         """The fitness function and the journal of a killed run."""
+        one_process(ctx)
         fn, self.fitness_label, self.cache = make_fitness(ctx)
         self.journal = EvaluationJournal(ctx.folder, fn)
         ctx.carry(self.journal.replayed_seconds)

@@ -37,7 +37,7 @@ from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
 from ..config import ConfigError, SearchConfig
-from .base import STRATEGIES, SearchContext, Strategy
+from .base import STRATEGIES, SearchContext, Strategy, one_process
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class TenasPruning(Strategy):
 
     def prepare(self, ctx: SearchContext) -> None:
         """The full supernet (seeded) and the rounds a killed run finished."""
+        one_process(ctx)
         s = ctx.settings
         base = ctx.space.default_net_config("supernet")
         cfg = NetConfig(channels=s.channels or base.channels, cells=s.cells or base.cells,
