@@ -3,7 +3,8 @@
 Runs are grouped by the settings that differ between them (config.yaml), leaving out `seed` and `out`
 (and `score_cache`, a file path that changes no result); each group gets the number of runs and the
 mean and standard deviation (ddof 1, as the papers' "mean +- std" over runs) of every benchmark accuracy
-in result.json, of `seconds` and of `unique_candidates`. Written to REPORT_DIR: report.csv,
+in result.json, of `seconds`, of `unique_candidates` and, where runs record it, of `sample_oracle` (the best
+table accuracy among the evaluated architectures: NASWOT's "optimal" line). Written to REPORT_DIR: report.csv,
 report.md and report.png (mean +- std of the first benchmark column, or seconds, per group).
 """
 from __future__ import annotations
@@ -57,9 +58,11 @@ class Group:
 
 
 def metric_of(result: dict[str, Any], metric: str) -> float | None:
-    """`seconds`, `unique_candidates` or `benchmark.COLUMN` of a result.json, as a float (None if absent)."""
-    if metric.startswith("benchmark."):
-        value = (result.get("benchmark") or {}).get(metric.split(".", 1)[1])
+    """`seconds`, `unique_candidates`, `benchmark.COLUMN` or `sample_oracle.COLUMN` of a result.json, as a float
+    (None if absent)."""
+    if "." in metric:
+        entry, column = metric.split(".", 1)
+        value = (result.get(entry) or {}).get(column)
     else:
         value = result.get(metric)
     return None if value is None else float(value)
@@ -114,7 +117,8 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, A
     runs = [read_run(d) for d in run_dirs]
     differing, groups = group_runs(runs)
     bench = sorted({f"benchmark.{k}" for r in runs for k in (r.result.get("benchmark") or {})})
-    metrics = bench + ["seconds", "unique_candidates"]
+    oracle = sorted({f"sample_oracle.{k}" for r in runs for k in (r.result.get("sample_oracle") or {})})
+    metrics = bench + ["seconds", "unique_candidates"] + oracle
     rows, summary = [], []
     for g in groups:
         stats = {m: mean_std(g.values(m)) for m in metrics}
