@@ -11,6 +11,8 @@ from .benchmarks.settings import BenchmarkSettings, benchmark_setting
 from .validators.base import ValidatorSettings
 
 BN_MODES = ("batch", "eval")  # proxies' BN statistics: running ('eval') or the minibatch's ('batch')
+DEFAULT_PROXY = "nwot"        # the proxy of zcpt and naswot when --proxy is not given
+ZCPT_BN_MODE = "eval"         # zcpt's BN mode when --bn-mode is not given (measured better, see README)
 
 
 class ConfigError(SettingsError):
@@ -25,14 +27,16 @@ class SearchConfig(ValidatorSettings):
     strategy: str = setting("zcpt", "search strategy (opscore list)")
     space: str = setting("nb201", "search space (opscore list)")
     scorer: str = setting("zc-pt", "operation scorer: zc-pt, disc-zc, darts-alpha, darts-pt, disc-acc, ...")
-    proxy: str = setting("nwot", "zero-cost proxy: nwot, ...")
+    proxy: str | None = setting(None, "zero-cost proxy: nwot, synflow, ... (default: nwot for zcpt and naswot; "
+                                      "random and evolution without a proxy use --benchmark-table as fitness)")
     order: str = setting("random", "edge order: fixed, random, ...")
     iterations: int = setting(10, "proposal iterations N", short="-N")
     validation_batches: int = setting(100, "validation minibatches V", short="-V")
     batch_size: int = setting(64, "minibatch size")
     seed: int = setting(0, "random seed of the run")
-    bn_mode: str = setting("eval", "BN statistics while scoring: 'eval' running statistics (measured better) or "
-                                   "'batch' statistics", choices=BN_MODES)
+    bn_mode: str | None = setting(None, "BN statistics while scoring: 'eval' running statistics or 'batch' statistics "
+                                        "(default: eval for zcpt, measured better; batch for naswot/random/evolution, "
+                                        "as NASWOT scores networks)", choices=BN_MODES)
     mixing: str = setting("uniform", "mixing rule of the supernet: uniform, softmax, softmax-fixed, sum")
     augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
@@ -63,6 +67,14 @@ class SearchConfig(ValidatorSettings):
                                            "before scoring")
     accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy (default: "
                                                  "the whole held-out half)")
+    samples: int = setting(100, "naswot/random/evolution: architectures evaluated (NASWOT N, random K, evolution's "
+                                "total including the initial population)")
+    population: int = setting(20, "evolution: population size P (regularised evolution, Real et al. 2019)")
+    sample_size: int = setting(5, "evolution: tournament sample size S (the best of S random members is the parent)")
+    score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
+                                 "network's initial weights, shared by runs of any --seed so one score cache serves them")
+    score_cache: str | None = setting(None, "naswot/random/evolution with a proxy: score cache file (JSON lines) reused "
+                                            "by every run with the same scoring key")
     proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
                                                "proposal settings) and only validate, e.g. to compare validators")
     out: str | None = setting(None, "run directory (default: runs/search-<time>)")
@@ -75,10 +87,15 @@ class SearchConfig(ValidatorSettings):
             raise ConfigError(f"V (validation batches) must be at least 1, got {self.validation_batches}")
         if self.batch_size < 2:
             raise ConfigError(f"batch size must be at least 2, got {self.batch_size}")
-        if self.bn_mode not in ("batch", "eval"):
+        if self.bn_mode not in (None, "batch", "eval"):
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
         if self.tune_epochs < 0 or self.disc_tune_epochs < 0:
             raise ConfigError("--tune-epochs and --disc-tune-epochs must be 0 or more")
+        if self.samples < 1:
+            raise ConfigError(f"--samples must be at least 1 architecture, got {self.samples}")
+        if self.population < 1 or self.sample_size < 1:
+            raise ConfigError(f"--population and --sample-size must be at least 1, got {self.population} and "
+                              f"{self.sample_size}")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:
             raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
         self.validate_validator()

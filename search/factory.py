@@ -15,7 +15,7 @@ from supernet.arch_state import ArchState
 from supernet.spaces.base import NetConfig, SearchSpace
 from train_final.data import DataSpec
 
-from .config import SearchConfig
+from .config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from .supernet_train.loading import SupernetSource, load_for_search
 
 
@@ -43,11 +43,11 @@ def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
     if cfg.supernet:
         source = SupernetSource(path=cfg.supernet, space=cfg.space, data=DataSpec(cfg.dataset, cfg.data_root,
                                                                                     cfg.download),
-                                batch_size=cfg.batch_size, bn_mode=cfg.bn_mode, mixing=cfg.mixing,
+                                batch_size=cfg.batch_size, bn_mode=cfg.bn_mode or ZCPT_BN_MODE, mixing=cfg.mixing,
                                 channels=cfg.channels, cells=cfg.cells, accuracy_batches=cfg.accuracy_batches,
                                 tune_lr=cfg.tune_lr, fix_alpha=cfg.fix_alpha, channels_last=cfg.channels_last)
-    return ScoringSettings(scorer=cfg.scorer, proxy=cfg.proxy, bn_mode=cfg.bn_mode, seed=cfg.seed, mixing=cfg.mixing,
-                           channels=cfg.channels, cells=cfg.cells, channels_last=cfg.channels_last,
+    return ScoringSettings(scorer=cfg.scorer, proxy=cfg.proxy or DEFAULT_PROXY, bn_mode=cfg.bn_mode or ZCPT_BN_MODE,
+                           seed=cfg.seed, mixing=cfg.mixing, channels=cfg.channels, cells=cfg.cells, channels_last=cfg.channels_last,
                            batched=cfg.batched, tune_epochs=cfg.tune_epochs, disc_tune_epochs=cfg.disc_tune_epochs,
                            supernet=source)
 

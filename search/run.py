@@ -44,6 +44,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
 def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Workers,
           strategy: Strategy) -> SearchContext:
     """Everything the stages share, checked before any work: space, names, benchmark, data, device, folder."""
+    cfg = strategy.settle(cfg)
     space = get_space(cfg.space, **cfg.space_options())
     strategy.check(cfg)
     benchmark = open_benchmarks(cfg.benchmark_settings(), cfg.space)  # fail early on a bad table or archive
@@ -71,7 +72,7 @@ def _stages(strategy: Strategy, ctx: SearchContext) -> dict[str, Any]:
         result["seconds"] = ctx.seconds()  # of every process, if resumed
         ctx.folder.finish(result)  # written before any lookup: a failed lookup never loses the search
         if ctx.benchmark is not None and ctx.workers.is_main:
-            result = merge_lookup(result, ctx.benchmark.look_up(result["genotype"]))
+            result = merge_lookup(result, ctx.benchmark.result_entries(result["genotype"]))
             ctx.folder.finish(result)
         writer.add_text("genotype", result["genotype"])
         log.info("winner %s%s", result["genotype"],

@@ -290,7 +290,7 @@ def test_factory_checks_space_and_metrics(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text(f"arch,cifar10_test_acc,cifar100_test_acc\n{ARCH},93.0,70.0\n")
     s = open_benchmarks(BenchmarkSettings(benchmark_table=str(p), benchmark_metric="cifar100_test_acc"), "nb201")
-    assert s.look_up(ARCH)["benchmark"] == {"cifar100_test_acc": 70.0}
+    assert s.result_entries(ARCH)["benchmark"] == {"cifar100_test_acc": 70.0}
     with pytest.raises(BenchmarkError, match="--benchmark-metric cifar10_valid_acc is not offered"):
         open_benchmarks(BenchmarkSettings(benchmark_table=str(p), benchmark_metric="cifar10_valid_acc"), "nb201")
     with pytest.raises(BenchmarkError, match="holds nb-macro architectures, not nb201"):
@@ -302,12 +302,12 @@ def test_failed_lookup_is_recorded_and_the_latest_lookup_decides_the_errors(tmp_
     p = tmp_path / "t.csv"
     p.write_text(f"arch,cifar10_test_acc\n{OTHER},10.0\n")
     table = CsvBenchmark(p)
-    failed = BenchmarkSet([table]).look_up(ARCH)
+    failed = BenchmarkSet([table]).result_entries(ARCH)
     assert failed["benchmark"] == {} and "is not in benchmark table" in failed["benchmark_errors"][table.source]
     result = merge_lookup({"genotype": ARCH}, failed)
     p2 = tmp_path / "t2.csv"
     p2.write_text(f"arch,cifar10_test_acc\n{ARCH},93.0\n")
-    later = merge_lookup(result, BenchmarkSet([CsvBenchmark(p2)]).look_up(ARCH))
+    later = merge_lookup(result, BenchmarkSet([CsvBenchmark(p2)]).result_entries(ARCH))
     assert later["benchmark"] == {"cifar10_test_acc": 93.0} and "benchmark_errors" not in later
     again = merge_lookup(later, failed)  # a later failure keeps the values found before
     assert again["benchmark"] == {"cifar10_test_acc": 93.0} and again["benchmark_errors"] == failed["benchmark_errors"]

@@ -398,13 +398,50 @@ def test_every_recipe(name, tmp_path):
     assert 0.0 <= res["test_top1"] <= res["test_top5"] <= 100.0 and res["params"] > 0
 
 
+# ------------------------------------------------------------------------- sampling and mutation
+def _decisions(space: SearchSpace, genotype) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """(op of every kept edge, kept inputs of every topology group) of a genotype."""
+    state = space.state_from_genotype(genotype)
+    ops = {e: state.decided(e) for e in state.edge_ids() if state.active(e)}
+    assert all(state.active(e) == (op,) for e, op in ops.items())
+    return ops, {g.node: frozenset(e for e in g.edges if state.active(e)) for g in space.topology_groups()}
+
+
+@pytest.mark.parametrize("name", SPACES.names())
+def test_every_space_samples_and_mutates_one_decision(name):
+    """sample() gives valid genotypes that round-trip through state_from_genotype; mutate() changes exactly one
+    decision (one kept edge's op, or one kept input of one node swapped for another) and stays valid."""
+    space = SPACES.create(name)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        g = space.sample(rng)
+        text = space.format_genotype(g)
+        assert space.format_genotype(space.parse_genotype(text)) == text
+        assert space.format_genotype(space.genotype_from_state(space.state_from_genotype(g))) == text
+        ops, kept = _decisions(space, g)
+        for g_ in kept:
+            assert len(kept[g_]) == next(t.keep for t in space.topology_groups() if t.node == g_)
+        child = space.mutate(g, rng)
+        ctext = space.format_genotype(child)
+        assert ctext != text and space.format_genotype(space.parse_genotype(ctext)) == ctext
+        cops, ckept = _decisions(space, child)
+        swapped = [n for n in kept if kept[n] != ckept[n]]
+        if not swapped:  # an op change on one edge
+            assert ops.keys() == cops.keys() and sum(ops[e] != cops[e] for e in ops) == 1
+        else:  # one input of one node swapped; every other kept edge keeps its op
+            (node,) = swapped
+            assert len(kept[node] - ckept[node]) == 1 == len(ckept[node] - kept[node])
+            assert all(ops[e] == cops[e] for e in ops.keys() & cops.keys())
+
+
 # ------------------------------------------------------------------------- search strategies
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
 def test_every_strategy(strategy, tmp_path):
     """A tiny search of each strategy: result.json holds the common keys, the winner is a valid genotype of
     the space, and a finished run folder resumed gives the same result."""
     cfg = SearchConfig(strategy=strategy, space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4,
-                       val_cells=1, batch_size=8, iterations=2, validation_batches=2, seed=3)
+                       val_cells=1, batch_size=8, iterations=2, validation_batches=2, seed=3,
+                       proxy="nwot", samples=3, population=2, sample_size=2)  # every strategy's budget, tiny
     res = run_search(cfg, tmp_path / "run", progress=False)
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert saved == json.loads(json.dumps(res))

@@ -45,7 +45,21 @@ class BenchmarkSet:
     def _wanted(self, values: Mapping[str, float]) -> dict[str, float]:
         return {k: v for k, v in values.items() if self.metrics is None or k in self.metrics}
 
-    def look_up(self, arch: str) -> dict[str, Any]:
+    def lookup(self, arch: str) -> dict[str, float]:
+        """The recorded metrics of `arch` from the first benchmark that holds it (a benchmark as fitness, e.g.
+        REA and random search's oracle line); BenchmarkError when none does."""
+        reasons = []
+        for b in self.benchmarks:
+            try:
+                got = self._wanted(b.lookup(arch))
+            except BenchmarkError as e:
+                reasons.append(str(e))
+                continue
+            if got:
+                return got
+        raise BenchmarkError("; ".join(reasons) or f"no benchmark given records {arch}")
+
+    def result_entries(self, arch: str) -> dict[str, Any]:
         """result.json's benchmark entries for `arch`: `benchmark` (metric -> value), `benchmark_source`,
         `benchmark_sources` (metric -> source) and, when a lookup failed, `benchmark_errors` (source -> reason)."""
         values: dict[str, float] = {}

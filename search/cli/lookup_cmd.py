@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             opened[space] = open_benchmarks(settings, space)
         bench = opened[space]
         assert bench is not None  # a source is configured
-        result = merge_lookup(result, bench.look_up(str(result["genotype"])))
+        result = merge_lookup(result, bench.result_entries(str(result["genotype"])))
         folder.finish(result)  # atomic rewrite
         print(json.dumps({"run_dir": str(folder.root), "genotype": result["genotype"],
                           "benchmark": result["benchmark"]}))

@@ -20,7 +20,7 @@ from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
 
 from ..benchmarks import BenchmarkSet
-from ..config import SearchConfig
+from ..config import ConfigError, SearchConfig
 from ..distributed import Workers
 
 
@@ -60,6 +60,10 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     markers: ClassVar[tuple[str, ...]] = ("result.json",)
 
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """The settings with this strategy's defaults filled in (e.g. its proxy), before they are saved."""
+        return settings
+
     def check(self, settings: SearchConfig) -> None:
         """Fail early, before data is loaded, on settings this strategy cannot use (names, ranges)."""
 
@@ -91,6 +95,12 @@ class Strategy(ABC):
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         """Strategy-specific entries of result.json (settings it used, counts, times)."""
         return {}
+
+
+def one_process(ctx: SearchContext) -> None:
+    """Refuse torchrun for a strategy that runs in one process (its evaluations are sequential)."""
+    if ctx.workers.world > 1:
+        raise ConfigError(f"--strategy {ctx.settings.strategy} runs in one process; start it without torchrun")
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,7 +34,7 @@ from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
 from ..benchmarks import FREE as BENCHMARK_SETTINGS
-from ..config import SearchConfig
+from ..config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, validate_candidates
@@ -85,9 +85,13 @@ class ZeroCostPT(Strategy):
 
     markers = (PROPOSALS, "result.json")
 
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --proxy means nwot and no --bn-mode eval (the defaults), written as such into config.yaml."""
+        return replace(settings, proxy=settings.proxy or DEFAULT_PROXY, bn_mode=settings.bn_mode or ZCPT_BN_MODE)
+
     def check(self, settings: SearchConfig) -> None:
         """The scorer, order, proxy and mixing rule are registered."""
-        SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy)
+        SCORERS.get(settings.scorer), ORDERS.get(settings.order), PROXIES.get(settings.proxy or DEFAULT_PROXY)
         MIXING.get(settings.mixing), VALIDATORS.get(settings.validator)
 
     def prepare(self, ctx: SearchContext) -> None:

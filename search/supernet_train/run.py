@@ -147,7 +147,7 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
             row.update(genotype=genotype, alpha_entropy=_mean_entropy(weights), seconds=time.perf_counter() - t0,
                        weights=weights)
             if benchmark is not None:
-                row["benchmark"] = benchmark.look_up(genotype)["benchmark"]  # a miss is a warning, not a stop
+                row["benchmark"] = benchmark.result_entries(genotype)["benchmark"]  # a miss is a warning, not a stop
             history.append(row)
             folder.save_torch("checkpoint.pt", {"epoch": epoch + 1, "trainer": trainer.state_dict(),
                                                 "history": history, "config": cfg.to_dict()})

@@ -1,9 +1,13 @@
 """The search-space contract: edges, candidates, supernet, stand-alone network and genotype I/O."""
 from __future__ import annotations
 
+import itertools
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
 
 from torch import nn
 
@@ -12,6 +16,10 @@ from ..arch_state import ArchState
 
 class GenotypeError(ValueError):
     """A genotype text or JSON that does not describe an architecture of the space."""
+
+
+class SpaceCapabilityError(ValueError):
+    """A space asked for something it does not offer (e.g. no `state_from_genotype`, too large to enumerate)."""
 
 
 @dataclass
@@ -85,3 +93,98 @@ class SearchSpace(ABC):
     def default_net_config(self, purpose: str) -> NetConfig:
         """Sizes for 'supernet' and 'validation' networks; spaces override."""
         return NetConfig()
+
+    # ------------------------------------------------------------ baselines: sample, mutate, enumerate
+    def state_from_genotype(self, genotype: Any) -> ArchState:
+        """An arch state with every edge decided as `genotype` says; in spaces with topology groups the
+        edges a node does not keep are removed (active set empty, no decision). Spaces implement it."""
+        raise SpaceCapabilityError(f"space {self.name!r} does not implement state_from_genotype, so it cannot be "
+                                   "sampled, mutated or enumerated; implement it in its module")
+
+    def _kept_edges(self, rng: np.random.Generator) -> set[str]:
+        """Uniformly drawn kept inputs: `keep` edges of every topology group, plus every edge outside groups."""
+        grouped = {e for g in self.topology_groups() for e in g.edges}
+        kept = {e for e in self.candidates() if e not in grouped}
+        for g in self.topology_groups():
+            picks = rng.choice(len(g.edges), size=g.keep, replace=False)
+            kept.update(g.edges[int(k)] for k in picks)
+        return kept
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """A genotype drawn uniformly from the space: kept inputs uniformly per node, then one op per kept
+        edge uniformly (every genotype has probability 1/size())."""
+        kept = self._kept_edges(rng)
+        state = self.new_state()
+        for e in state.edge_ids():
+            if e in kept:
+                cands = state.candidates(e)
+                state.decide(e, cands[int(rng.integers(len(cands)))])
+            else:
+                state.set_active(e, ())
+        return self.genotype_from_state(state)
+
+    def neighbours(self, genotype: Any) -> list[tuple[str, str, str]]:
+        """Every single-decision change of `genotype`: ('op', edge, new op) for a kept edge, and
+        ('swap', kept edge, unkept edge) for a node of a topology group that swaps one input for another."""
+        state = self.state_from_genotype(genotype)
+        moves = [("op", e, o) for e in state.edge_ids() if state.active(e)
+                 for o in state.candidates(e) if o != state.decided(e)]
+        for g in self.topology_groups():
+            kept = [e for e in g.edges if state.active(e)]
+            moves += [("swap", k, u) for k in kept for u in g.edges if u not in kept]
+        return moves
+
+    def apply_move(self, genotype: Any, move: tuple[str, str, str], rng: np.random.Generator) -> Any:
+        """`genotype` with one move of `neighbours`: an op swap keeps the dropped edge's op on the new input when
+        that op is among its candidates, otherwise a uniformly drawn candidate."""
+        state = self.state_from_genotype(genotype)
+        kind, a, b = move
+        if kind == "op":
+            state.set_active(a, state.candidates(a))
+            state.decide(a, b)
+        else:
+            op = state.decided(a)
+            state.set_active(a, ())
+            state.edges[a].decided = None
+            cands = state.candidates(b)
+            state.set_active(b, cands)
+            state.decide(b, op if op in cands else cands[int(rng.integers(len(cands)))])
+        return self.genotype_from_state(state)
+
+    def mutate(self, genotype: Any, rng: np.random.Generator) -> Any:
+        """A neighbour of `genotype` drawn uniformly from `neighbours` (exactly one decision changed; Real et al.
+        2019 mutate one op or one input); the genotype itself when it has no neighbour."""
+        moves = self.neighbours(genotype)
+        if not moves:
+            return genotype
+        return self.apply_move(genotype, moves[int(rng.integers(len(moves)))], rng)
+
+    def size(self) -> int:
+        """The number of genotypes: op choices of the always-kept edges times, per topology group, the sum over
+        its kept input sets of their op choices."""
+        cands = self.candidates()
+        grouped = {e for g in self.topology_groups() for e in g.edges}
+        total = math.prod(len(cands[e]) for e in cands if e not in grouped)
+        for g in self.topology_groups():
+            total *= sum(math.prod(len(cands[e]) for e in combo) for combo in itertools.combinations(g.edges, g.keep))
+        return total
+
+    def enumerate_genotypes(self, limit: int = 100_000) -> Iterator[Any]:
+        """Every genotype once (spaces of at most `limit` genotypes; larger ones are a SpaceCapabilityError)."""
+        if self.size() > limit:
+            raise SpaceCapabilityError(f"space {self.name!r} has {self.size():,} genotypes, more than {limit:,} to "
+                                       "enumerate; sample it instead")
+        cands = self.candidates()
+        groups = self.topology_groups()
+        grouped = {e for g in groups for e in g.edges}
+        for kept_sets in itertools.product(*(itertools.combinations(g.edges, g.keep) for g in groups)):
+            kept = {e for e in cands if e not in grouped} | {e for ks in kept_sets for e in ks}
+            order = [e for e in cands if e in kept]
+            for ops in itertools.product(*(cands[e] for e in order)):
+                state = self.new_state()
+                for e in cands:
+                    state.set_active(e, ())
+                for e, o in zip(order, ops):
+                    state.set_active(e, cands[e])
+                    state.decide(e, o)
+                yield self.genotype_from_state(state)

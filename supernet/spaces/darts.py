@@ -55,8 +55,9 @@ class DartsSpace(SearchSpace):
         return DartsSupernet(state, cfg.channels or 16, cfg.cells or 8, cfg.num_classes, cfg.mixing)
 
     def genotype_from_state(self, state: ArchState) -> DartsGenotype:
-        """The decided op of the 2 surviving input edges of every node, inputs in ascending order."""
-        missing = state.undecided()
+        """The decided op of the 2 surviving input edges of every node, inputs in ascending order (a removed
+        edge, active set empty, needs no decision)."""
+        missing = [e for e in state.undecided() if state.active(e)]
         if missing:
             raise ValueError(f"edges not decided yet: {missing}")
         cells: dict[str, list[tuple[str, int]]] = {}
@@ -74,6 +75,33 @@ class DartsSpace(SearchSpace):
                     pairs.append((op, j))  # type: ignore[arg-type]
             cells[ct] = pairs
         return DartsGenotype(cells["normal"], list(DEFAULT_CONCAT), cells["reduce"], list(DEFAULT_CONCAT))
+
+    def state_from_genotype(self, genotype: DartsGenotype) -> ArchState:
+        """The 2 kept input edges of every node decided with the genotype's ops; the other edges removed
+        (active set empty). A genotype this state cannot hold (an op outside an edge's candidates, an input
+        taken twice, another concat or node count) is a GenotypeError naming the defect."""
+        if not isinstance(genotype, DartsGenotype):
+            raise GenotypeError(f"expected a DartsGenotype, got {type(genotype).__name__}")
+        if genotype.steps != STEPS:
+            raise GenotypeError(f"the {self.name} space has {STEPS} nodes per cell, the genotype {genotype.steps}")
+        state = self.new_state()
+        for e in state.edge_ids():
+            state.set_active(e, ())
+        for ct in CELL_TYPES:
+            if list(getattr(genotype, f"{ct}_concat")) != list(DEFAULT_CONCAT):
+                raise GenotypeError(f"the {self.name} space concatenates nodes {list(DEFAULT_CONCAT)}, the genotype's "
+                                    f"{ct} cell {getattr(genotype, f'{ct}_concat')}")
+            for k, (op, j) in enumerate(getattr(genotype, ct)):
+                e = edge_id(ct, 2 + k // 2, j)
+                if state.active(e):
+                    raise GenotypeError(f"{ct} cell node {2 + k // 2} takes input {j} twice; the {self.name} space "
+                                        "holds one op per edge")
+                if op not in state.candidates(e):
+                    raise GenotypeError(f"op {op!r} is not a candidate of edge {e} in the {self.name} space "
+                                        f"(candidates: {', '.join(state.candidates(e))})")
+                state.set_active(e, state.candidates(e))
+                state.decide(e, op)
+        return state
 
     def build_network(self, genotype: DartsGenotype, cfg: NetConfig) -> nn.Module:
         """NetworkCIFAR, or NetworkImageNet for inputs larger than 64 pixels (C=16, 8 cells by default)."""

@@ -138,6 +138,13 @@ class NB201Space(SearchSpace):
             raise ValueError(f"edges not decided yet: {missing}")
         return NB201Genotype(tuple(state.decided(e) for e in NB201_EDGES))  # type: ignore[misc]
 
+    def state_from_genotype(self, genotype: NB201Genotype) -> ArchState:
+        """Every edge decided as the genotype says."""
+        state = self.new_state()
+        for e, op in zip(NB201_EDGES, genotype.ops):
+            state.decide(e, op)
+        return state
+
     def build_network(self, genotype: NB201Genotype, cfg: NetConfig) -> nn.Module:
         ops = dict(zip(NB201_EDGES, genotype.ops))
 

@@ -185,6 +185,13 @@ class NBMacroSpace(SearchSpace):
             raise ValueError(f"edges not decided yet: {missing}")
         return NBMacroGenotype(tuple(NB_MACRO_OPS.index(state.decided(e)) for e in NB_MACRO_LAYERS))  # type: ignore[arg-type]
 
+    def state_from_genotype(self, genotype: NBMacroGenotype) -> ArchState:
+        """Every layer decided as the genotype's digit says."""
+        state = self.new_state()
+        for e, op in zip(NB_MACRO_LAYERS, genotype.ops()):
+            state.decide(e, op)
+        return state
+
     def build_network(self, genotype: NBMacroGenotype, cfg: NetConfig) -> nn.Module:
         ops = genotype.ops()
 

@@ -1,0 +1,102 @@
+"""The `evolution` strategy: regularised evolution (Real et al. 2019, Algorithm 1; "REA").
+
+A population of P = --population uniform samples, then cycles until --samples architectures have been
+evaluated (C = samples - P): draw S = --sample-size members uniformly without replacement, the fittest
+is the parent (ties: the oldest), its child (`SearchSpace.mutate`: exactly one decision changed) is
+evaluated and joins the population, whose oldest member dies (age-based removal). The winner is the
+fittest architecture ever evaluated. Fitness: a proxy (Zero-Cost-EVO, Abdelfattah et al. 2021) or, without
+--proxy, the benchmark table (REA, the oracle line). Every evaluation is journalled (evaluations.jsonl):
+`--resume` replays them with the same draws and ends as the uninterrupted run.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from runtime import seeds
+from runtime.seeds import derive_seed
+
+from ..config import ConfigError, SearchConfig
+from .base import STRATEGIES, SearchContext, Strategy, one_process
+from .fitness import JOURNAL, EvaluationJournal, fitness_kind, make_fitness
+from .sampling import sample_oracle
+
+log = logging.getLogger(__name__)
+
+
+def _rank_key(value: float) -> float:
+    """NaN fitness ranks below every number (the NaN rule of scoring.selection)."""
+    return -math.inf if math.isnan(value) else value
+
+
+@STRATEGIES.register("evolution")
+class Evolution(Strategy):
+    """Regularised evolution with population --population, tournament --sample-size, --samples evaluations."""
+
+    markers = (JOURNAL, "result.json")
+
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --bn-mode means batch statistics, as the other sampling baselines."""
+        return replace(settings, bn_mode=settings.bn_mode or "batch")
+
+    def check(self, settings: SearchConfig) -> None:
+        """A fitness exists and S <= P <= samples."""
+        fitness_kind(settings)
+        if not settings.sample_size <= settings.population <= settings.samples:
+            raise ConfigError(f"evolution needs --sample-size <= --population <= --samples, got "
+                              f"{settings.sample_size}, {settings.population}, {settings.samples}")
+
+    def prepare(self, ctx: SearchContext) -> None:
+        """The fitness function and the journal of a killed run."""
+        one_process(ctx)
+        fn, self.fitness_label, self.cache = make_fitness(ctx)
+        self.journal = EvaluationJournal(ctx.folder, fn)
+        ctx.carry(self.journal.replayed_seconds)
+
+    def propose(self, ctx: SearchContext) -> list[str]:
+        s, space = ctx.settings, ctx.space
+        rng = np.random.default_rng(derive_seed(s.seed, seeds.BASELINE_SAMPLE))
+        log.info("search %s: strategy=evolution space=%s P=%d S=%d samples=%d fitness=%s seed=%d", ctx.folder.root,
+                 s.space, s.population, s.sample_size, s.samples, self.fitness_label, s.seed)
+        population: deque[tuple[str, float]] = deque()
+        self.history: list[tuple[str, float]] = []
+        bar = tqdm(total=s.samples, desc="evolution", disable=not ctx.show_progress)
+
+        def add(genotype: str) -> None:
+            member = (genotype, self.journal(genotype))
+            population.append(member)
+            self.history.append(member)
+            bar.update(1)
+
+        for _ in range(s.population):
+            add(space.format_genotype(space.sample(rng)))
+        for _ in range(s.samples - s.population):
+            picks = sorted(int(k) for k in rng.choice(len(population), size=s.sample_size, replace=False))
+            parent = max(picks, key=lambda k: _rank_key(population[k][1]))  # first maximum: the oldest
+            add(space.format_genotype(space.mutate(space.parse_genotype(population[parent][0]), rng)))
+            population.popleft()  # age-based removal
+        bar.close()
+        return list(dict.fromkeys(g for g, _ in self.history))
+
+    def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
+        fitness = {g: f for g, f in self.history}
+        ctx.folder.write_json("candidates.json", [{"genotype": g, "fitness": fitness[g]} for g in candidates])
+        return {g: fitness[g] for g in candidates}
+
+    def details(self, ctx: SearchContext) -> dict[str, Any]:
+        s = ctx.settings
+        out: dict[str, Any] = {"samples": s.samples, "population": s.population, "sample_size": s.sample_size,
+                               "cycles": s.samples - s.population, "fitness": self.fitness_label, "proxy": s.proxy,
+                               "evaluations": self.journal.count, "evaluation_seconds": self.journal.seconds}
+        if s.proxy:
+            out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=s.score_seed,
+                       score_cache=s.score_cache, cache_hits=self.cache.hits if self.cache else 0)
+        if ctx.benchmark is not None:
+            out["sample_oracle"] = sample_oracle(ctx, self.journal.rows)
+        return out

@@ -1,0 +1,173 @@
+"""Fitness of an architecture for the sampling baselines (random, naswot, evolution), and their journal.
+
+Two fitnesses: a benchmark table's accuracy (the oracle line of the NASWOT and Zero-Cost-PT tables;
+no network is built) or a proxy of a freshly initialised stand-alone network on one minibatch (NASWOT,
+Mellor et al. 2021, Section 4: every network gets the same batch and the same initialisation seed, so a
+score depends on the genotype alone and is cached across runs, see search.score_cache).
+
+`EvaluationJournal` is the run folder's `evaluations.jsonl`: one fsynced line per evaluation (index,
+genotype, fitness, seconds), read back on `--resume` so that a killed run replays the recorded values
+in the same order and ends exactly as the uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from runtime import seeds
+from runtime.io import append_line, json_safe
+from runtime.rundir import RunFolder, RunFolderError
+from runtime.seeds import derive_seed
+from scoring.proxies import PROXIES, get_proxy
+from supernet.spaces.base import NetConfig
+
+from ..batches import BatchStream
+from ..benchmarks import Benchmark
+from ..config import ConfigError, SearchConfig
+from ..score_cache import CACHE_FORMAT, ScoreCache
+from .base import SearchContext
+
+log = logging.getLogger(__name__)
+
+JOURNAL = "evaluations.jsonl"
+Fitness = Callable[[str], float]
+
+
+def fitness_kind(settings: SearchConfig) -> str:
+    """'proxy' when --proxy is given, else 'benchmark' when a table is, else a one-line ConfigError."""
+    if settings.proxy:
+        PROXIES.get(settings.proxy)
+        return "proxy"
+    if settings.benchmark_table or settings.nats_bench:
+        return "benchmark"
+    raise ConfigError(f"--strategy {settings.strategy} needs a fitness: give --proxy NAME (e.g. nwot) or "
+                      "--benchmark-table CSV (the oracle baseline)")
+
+
+def benchmark_fitness(benchmark: Benchmark) -> tuple[Fitness, str]:
+    """The table's first accuracy column of a genotype (an arch missing from the table is an error)."""
+    def fitness(genotype: str) -> float:
+        return float(next(iter(benchmark.lookup(genotype).values())))
+    return fitness, "benchmark"
+
+
+def scoring_key(ctx: SearchContext, net: dict[str, Any], init_seed: int) -> dict[str, Any]:
+    """Everything that changes a stand-alone proxy score (the score cache's key)."""
+    s = ctx.settings
+    root = None if s.data_root is None else str(Path(s.data_root).resolve())
+    return {
+        "format": CACHE_FORMAT, "space": s.space, "space_options": s.space_options(),
+        "proxy": s.proxy, "proxy_options": {"bn_mode": s.bn_mode}, "network": net,
+        "data": {"dataset": s.dataset, "root": root, "batch_size": s.batch_size, "seed": s.score_seed,
+                 "augment": s.augment, "channels_last": s.channels_last,
+                 "synthetic_seed": s.seed if s.dataset == "synthetic" else None},
+        "init_seed": init_seed, "device": ctx.device.type, "torch": torch.__version__,
+    }
+
+
+def proxy_fitness(ctx: SearchContext) -> tuple[Fitness, ScoreCache]:
+    """The proxy of a fresh stand-alone network on the one scoring minibatch, through the score cache."""
+    s = ctx.settings
+    proxy = get_proxy(s.proxy, bn_mode=s.bn_mode)  # type: ignore[arg-type]
+    batch = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.score_seed, seeds.BASELINE_SCORE), ctx.device,
+                        s.channels_last).next()
+    base = ctx.space.default_net_config("validation")
+    net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
+                        num_classes=ctx.num_classes)
+    init_seed = derive_seed(s.score_seed, seeds.BASELINE_SCORE, 1)
+    key = scoring_key(ctx, {"channels": net_cfg.channels, "cells": net_cfg.cells, "num_classes": ctx.num_classes},
+                      init_seed)
+    cache = ScoreCache(s.score_cache, key)
+
+    def fitness(genotype: str) -> float:
+        hit = cache.get(genotype)
+        if hit is not None:
+            return hit
+        torch.manual_seed(init_seed)  # every network starts from the same seed (NASWOT resets it per network)
+        net = ctx.space.build_network(ctx.space.parse_genotype(genotype), net_cfg).to(ctx.device)
+        if s.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        with proxy.session(net) as ev:
+            value = float(ev(*batch))
+        cache.put(genotype, value)
+        return value
+    return fitness, cache
+
+
+def make_fitness(ctx: SearchContext) -> tuple[Fitness, str, ScoreCache | None]:
+    """The run's fitness function, its label ('benchmark' or 'proxy:NAME') and the score cache if any."""
+    if fitness_kind(ctx.settings) == "benchmark":
+        if ctx.benchmark is None:
+            raise ConfigError("benchmark fitness needs --benchmark-table CSV")
+        fn, label = benchmark_fitness(ctx.benchmark)
+        return fn, label, None
+    fn, cache = proxy_fitness(ctx)
+    return fn, f"proxy:{ctx.settings.proxy}", cache
+
+
+class EvaluationJournal:
+    """The fsynced evaluations of a run (evaluations.jsonl); replays them in order on resume."""
+
+    def __init__(self, folder: RunFolder, fitness: Fitness) -> None:
+        self.folder, self.fitness = folder, fitness
+        self.rows: list[dict[str, Any]] = self._load() if folder.resumed else []
+        self.replayed = len(self.rows)
+        self.count = 0
+        if not folder.resumed and folder.writes:
+            folder.path(JOURNAL).unlink(missing_ok=True)
+
+    def _load(self) -> list[dict[str, Any]]:
+        """The rows of a killed run; a torn last line is cut from the file."""
+        path = self.folder.path(JOURNAL)
+        rows: list[dict[str, Any]] = []
+        if not path.exists():
+            return rows
+        good = 0
+        with open(path, "rb") as f:
+            for raw in f:
+                try:
+                    row = json.loads(raw)
+                except ValueError:
+                    break
+                if not raw.endswith(b"\n") or row.get("index") != len(rows):
+                    break
+                rows.append(row)
+                good += len(raw)
+        if good != path.stat().st_size and self.folder.writes:
+            with open(path, "r+b") as f:
+                f.truncate(good)
+        return rows
+
+    @property
+    def replayed_seconds(self) -> float:
+        """Seconds the killed run spent on the evaluations it recorded."""
+        return sum(float(r["seconds"]) for r in self.rows[:self.replayed])
+
+    def __call__(self, genotype: str) -> float:
+        """The fitness of the next evaluation: recorded (resume) or computed and appended."""
+        i = self.count
+        self.count += 1
+        if i < len(self.rows):
+            row = self.rows[i]
+            if row["genotype"] != genotype:
+                raise RunFolderError(f"cannot resume {self.folder.root}: evaluation {i} was {row['genotype']} but "
+                                     f"is now {genotype} (the code changed); delete {self.folder.path(JOURNAL)} "
+                                     "to redo the run")
+            return float(row["fitness"])
+        t0 = time.perf_counter()
+        value = self.fitness(genotype)
+        row = {"index": i, "genotype": genotype, "fitness": value, "seconds": time.perf_counter() - t0}
+        self.rows.append(row)
+        if self.folder.writes:
+            append_line(self.folder.path(JOURNAL), json.dumps(json_safe(row)))
+        return value
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of every evaluation so far (recorded ones included)."""
+        return sum(float(r["seconds"]) for r in self.rows)

@@ -1,0 +1,158 @@
+"""The `tenas` strategy: TE-NAS pruning (Chen, Gong & Wang 2021, Algorithm 1) from the full supernet.
+
+As the TE-NAS code does (VITA-Group/TENAS, prune_tenas.py: `prune_func_rank` sets the alpha of op 0,
+'none', to -INF first), 'none' is removed from every edge before pruning. Each op round then scores, on
+one fresh minibatch, the untrained supernet with each (edge, op) removed: NTK condition number kappa and
+linear regions R (scoring.proxies.tenas, BN batch statistics, as TE-NAS measures in train mode). Over all
+(edge, op) of the round (both cell types), kappa is ranked ascending and R descending (`rank_combine`;
+TE-NAS ranks the relative changes (kappa_N - kappa_{N-o}) / kappa_N and (R_N - R_{N-o}) / R_N, which
+order the same way since kappa_N and R_N are fixed in a round); on every edge with more than one op the
+op whose removal ranks best (Algorithm 1's argmin of s_kappa + s_R) is pruned; ties go to the earlier op.
+Rounds repeat until one op per edge remains (4 rounds on NB201 with 'none', 3 without).
+
+DARTS spaces (topology), as TE-NAS's `prune_func_rank_group` (num_per_group=2): node by node (normal cell,
+then reduce), one round per node with more than 2 inputs: the single-path supernet is scored with each
+live input edge removed, ranked within the node, and the node keeps the 2 edges whose removal ranks worst.
+Differences from the TE-NAS code: one minibatch and one initialisation instead of `repeat` re-initialised
+ones; average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it.
+
+Rounds are journalled (tenas_rounds.jsonl: measures, pruned ops, seconds); `--resume` replays them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, ClassVar, Iterator
+
+import torch
+
+from runtime import seeds
+from runtime.io import append_line, json_safe
+from runtime.rundir import RunFolderError
+from runtime.seeds import derive_seed
+from scoring.proxies.tenas import Tenas, TenasMeasure, rank_combine
+from supernet.spaces.base import NetConfig
+
+from ..batches import BatchStream
+from ..config import ConfigError, SearchConfig
+from .base import STRATEGIES, SearchContext, Strategy, one_process
+
+log = logging.getLogger(__name__)
+
+ROUNDS = "tenas_rounds.jsonl"
+Measure = Callable[[torch.Tensor], TenasMeasure]
+
+
+@STRATEGIES.register("tenas")
+class TenasPruning(Strategy):
+    """Prune the full supernet by TE-NAS ranks until a single path (and 2 inputs per DARTS node) remains."""
+
+    markers = (ROUNDS, "result.json")
+    spaces: ClassVar[tuple[str, ...]] = ("nb201", "darts", "darts-s1", "darts-s2", "darts-s3", "darts-s4")
+
+    def check(self, settings: SearchConfig) -> None:
+        """TE-NAS is defined for the cell spaces NB201 and DARTS."""
+        if settings.space not in self.spaces:
+            raise ConfigError(f"--strategy tenas supports the spaces {', '.join(self.spaces)}, not "
+                              f"{settings.space!r}; choose one of them")
+
+    def prepare(self, ctx: SearchContext) -> None:
+        """The full supernet (seeded) and the rounds a killed run finished."""
+        one_process(ctx)
+        s = ctx.settings
+        base = ctx.space.default_net_config("supernet")
+        cfg = NetConfig(channels=s.channels or base.channels, cells=s.cells or base.cells,
+                        num_classes=ctx.num_classes, mixing=s.mixing)
+        self.state = ctx.space.new_state()
+        torch.manual_seed(derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1))
+        self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
+        if s.channels_last:
+            self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.saved = ctx.folder.read_jsonl(ROUNDS) if ctx.folder.resumed else []
+        if not ctx.folder.resumed and ctx.folder.writes:
+            ctx.folder.path(ROUNDS).unlink(missing_ok=True)
+        ctx.carry(sum(float(r["seconds"]) for r in self.saved))
+        self.rounds: list[dict[str, Any]] = []
+
+    @contextmanager
+    def measurer(self, ctx: SearchContext) -> Iterator[Measure]:
+        """(kappa, R) of the supernet as the arch state stands, on a batch of inputs."""
+        with Tenas(bn_mode="batch").measure_session(self.supernet) as measure:
+            yield measure
+
+    def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
+        s = ctx.settings
+        return BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.TENAS_PRUNE, r + 1), ctx.device,
+                           s.channels_last).next()[0]
+
+    def _round(self, ctx: SearchContext, measure: Measure, phase: str,
+                pairs: list[tuple[str, str]], keep: int = 0) -> dict[str, Any]:
+        """One pruning round over `pairs` (edge, op) or (node, input edge): measure every removal, then prune
+        the best-ranked op per edge ('op'), or all but the `keep` worst-ranked inputs of the node ('topology')."""
+        state, r = self.state, len(self.rounds)
+        if r < len(self.saved):
+            row = self.saved[r]
+            if row["phase"] != phase or row["pairs"] != [list(p) for p in pairs]:
+                raise RunFolderError(f"cannot resume {ctx.folder.root}: {ROUNDS} round {r} does not match this "
+                                     f"search (the code changed); delete {ctx.folder.path(ROUNDS)} to redo it")
+            return row
+        t0 = time.perf_counter()
+        x = self._batch(ctx, r)
+        measures = []
+        for owner, item in pairs:
+            with (state.perturb(owner, item) if phase == "op" else state.without_edge(item)):
+                measures.append(measure(x))
+        ranks = rank_combine(measures)  # higher: the removal ranks better (lower kappa, more regions)
+        if phase == "op":
+            best: dict[str, tuple[str, float]] = {}
+            for (owner, item), rank in zip(pairs, ranks):
+                if owner not in best or rank > best[owner][1]:
+                    best[owner] = (item, rank)
+            pruned = [[owner, item] for owner, (item, _) in best.items()]
+        else:
+            order = sorted(range(len(pairs)), key=lambda k: -ranks[k])  # stable: earlier edge first on ties
+            pruned = [list(pairs[k]) for k in sorted(order[:len(pairs) - keep])]
+        row = {"round": r, "phase": phase, "pairs": [list(p) for p in pairs],
+               "ntk_cond": [m.ntk_cond for m in measures], "regions": [m.regions for m in measures],
+               "pruned": pruned, "seconds": time.perf_counter() - t0}
+        if ctx.folder.writes:
+            append_line(ctx.folder.path(ROUNDS), json.dumps(json_safe(row)))
+        log.info("tenas round %d (%s): pruned %s (%.1fs)", r, phase, row["pruned"], row["seconds"])
+        return row
+
+    def propose(self, ctx: SearchContext) -> list[str]:
+        state, space = self.state, ctx.space
+        log.info("search %s: strategy=tenas space=%s batch=%d seed=%d", ctx.folder.root, ctx.settings.space,
+                 ctx.settings.batch_size, ctx.settings.seed)
+        for e in state.edge_ids():  # TE-NAS prunes 'none' before the first round
+            if "none" in state.active(e) and len(state.active(e)) > 1:
+                state.remove(e, "none")
+        with self.measurer(ctx) as measure:
+            while any(len(state.active(e)) > 1 for e in state.edge_ids()):
+                pairs = [(e, o) for e in state.edge_ids() if len(state.active(e)) > 1 for o in state.active(e)]
+                row = self._round(ctx, measure, "op", pairs)
+                for e, o in row["pruned"]:
+                    state.remove(e, o)
+                self.rounds.append(row)
+            for e in state.edge_ids():
+                state.decide(e, state.active(e)[0])
+            for g in space.topology_groups():
+                live = [e for e in g.edges if state.active(e)]
+                if len(live) <= g.keep:
+                    continue
+                row = self._round(ctx, measure, "topology", [(g.node, e) for e in live], g.keep)
+                for _, e in row["pruned"]:
+                    state.set_active(e, ())
+                self.rounds.append(row)
+        return [space.format_genotype(space.genotype_from_state(state))]
+
+    def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
+        """One candidate, nothing to validate: its score is 0."""
+        return {g: 0.0 for g in candidates}
+
+    def details(self, ctx: SearchContext) -> dict[str, Any]:
+        return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size,
+                "measurements": sum(len(r["pairs"]) for r in self.rounds),
+                "round_seconds": [r["seconds"] for r in self.rounds]}

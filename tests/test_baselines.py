@@ -1,0 +1,336 @@
+"""Baseline strategies (random, naswot, evolution, tenas), sampling and mutation, the score cache and
+`opscore report`, on a planted toy space whose best genotype is known by construction."""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+from torch import nn
+
+from scoring.proxies import PROXIES
+from scoring.proxies.base import Proxy
+from scoring.proxies.tenas import TenasMeasure
+from search.cli import main as opscore
+from search.config import SearchConfig
+from search.run import run_search
+from search.score_cache import ScoreCache
+from search.strategies.tenas import TenasPruning
+from supernet.arch_state import ArchState
+from supernet.spaces import SPACES
+from supernet.spaces.base import GenotypeError, NetConfig, SearchSpace, TopologyGroup
+
+OPS3, OPS2 = ("none", "noise", "signal"), ("noise", "signal")
+EDGES = ("a", "b", "n<-0", "n<-1", "n<-2")
+GROUP = TopologyGroup("n", ("n<-0", "n<-1", "n<-2"), 1)
+# the scripted proxy: a sum of per-edge values, unique maximum 3 + 2 + 2 = 7 at signal-none-x-noise-x
+VALUE = {"a": {"none": 0, "noise": 1, "signal": 3}, "b": {"none": 2, "noise": 0, "signal": 1},
+         "n<-0": {"noise": 0, "signal": 1}, "n<-1": {"noise": 2, "signal": 0}, "n<-2": {"noise": 1, "signal": 0.5}}
+PLANTED = "signal-none-x-noise-x"
+
+
+class PlantedNet(nn.Module):
+    """A stand-alone network that only carries its genotype (the scripted proxy reads it)."""
+
+    def __init__(self, genotype: tuple[str, ...]) -> None:
+        super().__init__()
+        self.genotype = genotype
+
+
+class PlantedSpace(SearchSpace):
+    """Two free edges (3 ops) and a node keeping 1 of 3 inputs (2 ops each): 3 * 3 * 3 * 2 = 54 genotypes."""
+
+    name = "planted"
+
+    def candidates(self) -> dict[str, tuple[str, ...]]:
+        return {e: OPS3 if e in ("a", "b") else OPS2 for e in EDGES}
+
+    def topology_groups(self) -> list[TopologyGroup]:
+        return [GROUP]
+
+    def build_supernet(self, state: ArchState, cfg: NetConfig) -> nn.Module:
+        return nn.Identity()
+
+    def genotype_from_state(self, state: ArchState) -> tuple[str, ...]:
+        assert all(state.decided(e) or not state.active(e) for e in EDGES)
+        return tuple(state.decided(e) if state.active(e) else "x" for e in EDGES)  # type: ignore[misc]
+
+    def state_from_genotype(self, genotype: tuple[str, ...]) -> ArchState:
+        state = self.new_state()
+        for e, op in zip(EDGES, genotype):
+            if op == "x":
+                state.set_active(e, ())
+            else:
+                state.decide(e, op)
+        return state
+
+    def build_network(self, genotype: tuple[str, ...], cfg: NetConfig) -> nn.Module:
+        return PlantedNet(genotype)
+
+    def parse_genotype(self, text: str) -> tuple[str, ...]:
+        ops = tuple(text.split("-"))
+        cands = self.candidates()
+        if len(ops) != len(EDGES) or any(o != "x" and o not in cands[e] for e, o in zip(EDGES, ops)) \
+                or "x" in ops[:2] or sum(o != "x" for o in ops[2:]) != 1:
+            raise GenotypeError(f"bad planted genotype {text!r}")
+        return ops
+
+    def format_genotype(self, genotype: tuple[str, ...]) -> str:
+        return "-".join(genotype)
+
+
+def value(genotype: tuple[str, ...]) -> float:
+    return float(sum(VALUE[e][o] for e, o in zip(EDGES, genotype) if o != "x"))
+
+
+class PlantedProxy(Proxy):
+    """Scores a PlantedNet by the VALUE table (higher is better), ignoring the batch."""
+
+    name = "planted"
+
+    @contextmanager
+    def _session(self, model: nn.Module):
+        yield lambda inputs, targets: value(model.genotype)
+
+
+ALL = ["-".join(g) for g in itertools.product(OPS3, OPS3, *[("noise", "signal", "x")] * 3)
+       if sum(o != "x" for o in g[2:]) == 1]
+
+
+@pytest.fixture
+def planted(monkeypatch):
+    """The planted space and proxy registered for one test."""
+    monkeypatch.setitem(SPACES._items, "planted", PlantedSpace)
+    monkeypatch.setitem(PROXIES._items, "planted", PlantedProxy)
+
+
+@pytest.fixture
+def table(tmp_path) -> Path:
+    """A benchmark table of every planted genotype: accuracy 90 + its value."""
+    path = tmp_path / "table.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "acc"])
+        for g in ALL:
+            w.writerow([g, 90 + value(tuple(g.split("-")))])
+    return path
+
+
+def cfg(**kw) -> SearchConfig:
+    base = dict(space="planted", dataset="synthetic", batch_size=4, seed=1, channels_last=False)
+    return SearchConfig(**{**base, **kw}).validate()
+
+
+def test_the_toy_space_is_what_the_tests_assume():
+    space = PlantedSpace()
+    listed = sorted(space.format_genotype(g) for g in space.enumerate_genotypes())
+    assert space.size() == 54 == len(ALL) and listed == sorted(ALL)
+    assert max(ALL, key=lambda g: value(tuple(g.split("-")))) == PLANTED
+
+
+# ------------------------------------------------------------------ strategies find the planted best
+@pytest.mark.parametrize("strategy, extra", [
+    ("random", dict(proxy="planted", samples=120)),
+    ("naswot", dict(proxy="planted", samples=120)),
+    ("evolution", dict(proxy="planted", samples=60, population=6, sample_size=3)),
+])
+def test_sampling_strategies_find_the_planted_best_with_a_proxy(planted, tmp_path, strategy, extra):
+    res = run_search(cfg(strategy=strategy, **extra), tmp_path / "run", progress=False)
+    assert res["genotype"] == PLANTED and res["validation_score"] == 7.0 and res["fitness"] == "proxy:planted"
+    rows = [json.loads(x) for x in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
+    expected = extra["samples"] if strategy == "evolution" else res["unique_candidates"]
+    assert len(rows) == res["evaluations"] == expected
+    assert all(r["fitness"] == value(tuple(r["genotype"].split("-"))) for r in rows)
+
+
+@pytest.mark.parametrize("strategy", ["random", "evolution"])
+def test_random_and_evolution_use_the_table_without_a_proxy(planted, tmp_path, table, strategy):
+    res = run_search(cfg(strategy=strategy, benchmark_table=str(table), samples=80, population=6, sample_size=3),
+                     tmp_path / "run", progress=False)
+    assert res["fitness"] == "benchmark" and res["proxy"] is None
+    assert res["genotype"] == PLANTED and res["benchmark"] == {"acc": 97.0} == res["sample_oracle"]
+
+
+def test_evolution_is_regularised_evolution_by_hand(planted, tmp_path, table):
+    """The journal equals Real et al.'s Algorithm 1 replayed here with the same generator."""
+    from runtime import seeds
+    from runtime.seeds import derive_seed
+    from collections import deque
+    res = run_search(cfg(strategy="evolution", benchmark_table=str(table), samples=30, population=5, sample_size=2),
+                     tmp_path / "run", progress=False)
+    space, rng = PlantedSpace(), np.random.default_rng(derive_seed(1, seeds.BASELINE_SAMPLE))
+    pop, order = deque(), []
+    for _ in range(5):
+        g = space.format_genotype(space.sample(rng))
+        pop.append(g), order.append(g)
+    for _ in range(25):
+        picks = sorted(rng.choice(len(pop), size=2, replace=False))
+        fit = [value(tuple(pop[k].split("-"))) for k in picks]
+        parent = pop[picks[int(np.argmax(fit))]]
+        child = space.format_genotype(space.mutate(space.parse_genotype(parent), rng))
+        pop.append(child), order.append(child)
+        pop.popleft()
+    rows = [json.loads(x) for x in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
+    assert [r["genotype"] for r in rows] == order
+    assert res["genotype"] == max(dict.fromkeys(order), key=lambda g: value(tuple(g.split("-"))))
+
+
+def test_a_killed_evolution_resumes_to_the_same_end(planted, tmp_path):
+    c = cfg(strategy="evolution", proxy="planted", samples=40, population=5, sample_size=2)
+    full = run_search(c, tmp_path / "full", progress=False)
+    part = tmp_path / "part"
+    run_search(c, part, progress=False)
+    lines = (part / "evaluations.jsonl").read_text().splitlines(keepends=True)
+    (part / "evaluations.jsonl").write_text("".join(lines[:17]) + lines[17][:9])  # killed mid-line
+    (part / "result.json").unlink()
+    again = run_search(c, part, resume=True, progress=False)
+    assert again["genotype"] == full["genotype"] and again["evaluations"] == 40
+    assert [json.loads(x)["genotype"] for x in (part / "evaluations.jsonl").read_text().splitlines()] == \
+        [json.loads(x)["genotype"] for x in (tmp_path / "full" / "evaluations.jsonl").read_text().splitlines()]
+
+
+def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeypatch):
+    """Scripted measures: kappa = 1 + active noise ops, R = 1 + weighted active signal edges. 'none' goes first
+    (as the TE-NAS code); removing noise lowers kappa and keeps R, so every edge prunes noise; the node then
+    keeps the input whose removal loses the most regions: n<-1 (weight 3), dropping n<-0 (1) and n<-2 (2)."""
+    weight = {"a": 1, "b": 1, "n<-0": 1, "n<-1": 3, "n<-2": 2}
+
+    @contextmanager
+    def scripted(self, ctx):
+        def measure(x):
+            st = self.state
+            kappa = 1.0 + sum("noise" in st.active(e) for e in EDGES)
+            regions = 1.0 + sum(weight[e] for e in EDGES if "signal" in st.active(e))
+            return TenasMeasure(kappa, regions)
+        yield measure
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    monkeypatch.setattr(TenasPruning, "spaces", ("planted",))
+    res = run_search(cfg(strategy="tenas"), tmp_path / "run", progress=False)
+    assert res["genotype"] == "signal-signal-x-signal-x" and res["rounds"] == 2
+    rounds = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rounds] == ["op", "topology"]
+    assert rounds[0]["pairs"] == [[e, o] for e in EDGES for o in ("noise", "signal")]
+    assert rounds[0]["pruned"] == [[e, "noise"] for e in EDGES]
+    assert rounds[1]["pruned"] == [["n", "n<-0"], ["n", "n<-2"]]
+    again = run_search(cfg(strategy="tenas"), tmp_path / "run", resume=True, progress=False)
+    assert again["genotype"] == res["genotype"]
+
+
+# ------------------------------------------------------------------ sampling is uniform
+def test_sampling_is_uniform_chi_square():
+    space, rng = PlantedSpace(), np.random.default_rng(0)
+    n = 54 * 100
+    counts = {g: 0 for g in ALL}
+    for _ in range(n):
+        counts[space.format_genotype(space.sample(rng))] += 1
+    assert stats.chisquare(list(counts.values())).pvalue > 0.01
+
+
+def test_mutation_on_the_toy_reaches_every_single_decision_neighbour():
+    space, rng = PlantedSpace(), np.random.default_rng(0)
+    g = space.parse_genotype("signal-none-x-noise-x")
+    # by hand: a 2 other ops, b 2 other ops, n<-1 1 other op, n<-1 swapped for n<-0 or n<-2 (keeping noise)
+    expected = {"none-none-x-noise-x", "noise-none-x-noise-x", "signal-noise-x-noise-x", "signal-signal-x-noise-x",
+                "signal-none-x-signal-x", "signal-none-noise-x-x", "signal-none-x-x-noise"}
+    seen = {space.format_genotype(space.mutate(g, rng)) for _ in range(300)}
+    assert seen == expected
+
+
+# ------------------------------------------------------------------ the score cache
+KEY = {"space": "nb201", "proxy": "nwot", "proxy_options": {"bn_mode": "batch"}, "network": {"channels": 16},
+       "data": {"dataset": "imagefolder", "root": "/d", "batch_size": 64, "seed": 0}, "init_seed": 5}
+
+
+def test_the_score_cache_returns_what_was_stored_and_any_key_change_invalidates_it(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    c = ScoreCache(path, KEY)
+    stored = {"g1": 1234.5678901234567, "g2": -math.inf, "g3": 0.1 + 0.2}
+    for g, v in stored.items():
+        c.put(g, v)
+    back = ScoreCache(path, json.loads(json.dumps(KEY)))
+    assert {g: back.get(g) for g in stored} == stored and back.get("g4") is None and back.hits == 3
+    changed = [{**KEY, "space": "darts"}, {**KEY, "proxy": "synflow"}, {**KEY, "proxy_options": {"bn_mode": "eval"}},
+               {**KEY, "network": {"channels": 8}}, {**KEY, "init_seed": 6}]
+    changed += [{**KEY, "data": {**KEY["data"], k: v}} for k, v in
+                (("dataset", "cifar10"), ("root", "/e"), ("batch_size", 32), ("seed", 1))]
+    for key in changed:
+        assert ScoreCache(path, key).get("g1") is None, key
+    ScoreCache(path, changed[0]).put("g1", 7.0)  # another key's entry leaves this key's alone
+    assert ScoreCache(path, KEY).get("g1") == stored["g1"]
+    with open(path, "a") as f:
+        f.write('{"key": "torn')  # a killed writer
+    again = ScoreCache(path, KEY)
+    again.put("g5", 2.0)
+    assert ScoreCache(path, KEY).get("g5") == 2.0
+
+
+def test_naswot_reuses_the_cache_across_runs_and_a_changed_key_rescores(tmp_path):
+    base = dict(strategy="naswot", space="nb201", dataset="synthetic", val_channels=4, val_cells=1, batch_size=8,
+                samples=4, score_cache=str(tmp_path / "scores.jsonl"), channels_last=False)
+    first = run_search(SearchConfig(**base, seed=0), tmp_path / "r0", progress=False)
+    again = run_search(SearchConfig(**base, seed=0), tmp_path / "r0b", progress=False)
+    assert first["cache_hits"] == 0 and again["cache_hits"] == again["evaluations"] == first["evaluations"]
+    assert again["genotype"] == first["genotype"] and again["validation_score"] == first["validation_score"]
+    other = run_search(SearchConfig(**{**base, "batch_size": 6}, seed=0), tmp_path / "r1", progress=False)
+    assert other["cache_hits"] == 0
+
+
+# ------------------------------------------------------------------ opscore report
+def make_run(root: Path, name: str, settings: dict, result: dict) -> Path:
+    d = root / name
+    d.mkdir()
+    (d / "config.yaml").write_text(yaml.safe_dump(settings))
+    (d / "result.json").write_text(json.dumps(result))
+    return d
+
+
+def test_report_groups_by_differing_settings_with_hand_computed_mean_and_std(tmp_path):
+    runs = []
+    for seed, acc, sec in ((0, 93.0, 10.0), (1, 94.0, 20.0), (2, 95.0, 30.0)):
+        runs.append(make_run(tmp_path, f"r{seed}", {"strategy": "random", "seed": seed, "out": f"r{seed}",
+                                                     "samples": 100},
+                             {"benchmark": {"acc": acc}, "seconds": sec, "unique_candidates": 100}))
+    for seed, acc in ((0, 90.0), (1, 92.0)):
+        runs.append(make_run(tmp_path, f"e{seed}", {"strategy": "evolution", "seed": seed, "out": "x", "samples": 100},
+                             {"benchmark": {"acc": acc}, "seconds": 1.0, "unique_candidates": 50 + seed}))
+    assert opscore(["report", *map(str, runs), "--out", str(tmp_path / "rep")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "report.csv")))
+    assert [r["strategy"] for r in rows] == ["random", "evolution"] and [r["runs"] for r in rows] == ["3", "2"]
+    assert float(rows[0]["benchmark.acc_mean"]) == 94.0 and float(rows[0]["benchmark.acc_std"]) == 1.0
+    assert float(rows[0]["seconds_mean"]) == 20.0 and float(rows[0]["seconds_std"]) == 10.0
+    assert float(rows[1]["benchmark.acc_mean"]) == 91.0
+    assert float(rows[1]["benchmark.acc_std"]) == pytest.approx(math.sqrt(2.0))
+    assert float(rows[1]["unique_candidates_mean"]) == 50.5
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| random | 3 | 94.00 ± 1.00 | 20.00 ± 10.00 | 100.00 ± 0.00 |" in md
+    assert (tmp_path / "rep" / "report.png").stat().st_size > 0
+
+
+def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    assert opscore(["report", str(tmp_path / "half"), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert "has no result.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ bad input: one line, exit 2
+@pytest.mark.parametrize("flags, message", [
+    (["--strategy", "random"], "needs a fitness: give --proxy NAME"),
+    (["--strategy", "evolution"], "needs a fitness: give --proxy NAME"),
+    (["--strategy", "naswot", "--samples", "0"], "--samples must be at least 1"),
+    (["--strategy", "tenas", "--space", "nb-macro"], "--strategy tenas supports the spaces"),
+    (["--strategy", "evolution", "--proxy", "nwot", "--population", "4", "--sample-size", "5"],
+     "--sample-size <= --population <= --samples"),
+])
+def test_bad_baseline_input_is_one_line(tmp_path, capsys, flags, message):
+    assert opscore(["search", *flags, "--dataset", "synthetic", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
