@@ -46,7 +46,7 @@ from train_final.data import DataSpec
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
-from ..config import BN_MODES, ConfigError, SearchConfig
+from ..config import BN_MODES, ZCPT_BN_MODE, ConfigError
 from ..supernet_train.loading import SupernetSource, load_for_search
 from .common import parse_names, parse_proxies, parse_seeds, scoring_batches, write_csv
 from .correlation import mean_defined, spearman
@@ -74,7 +74,7 @@ class OpScoringConfig:
     download: bool = setting(False, "allow downloading CIFAR")
     benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
-    bn_mode: str = setting(SearchConfig.bn_mode, "BN statistics while scoring, as opscore search scores A_0",
+    bn_mode: str = setting(ZCPT_BN_MODE, "BN statistics while scoring, as opscore search scores A_0",
                            choices=BN_MODES)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     channels: int | None = setting(None, "supernet width (default: the space's)")
