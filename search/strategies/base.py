@@ -38,6 +38,7 @@ class SearchContext:
     benchmark: Benchmark | None = None
     progress: bool = True
     writer: Any = None                 # TensorBoard writer (writes nothing on ranks other than 0)
+    input_size: int = 32               # side of the scoring images (networks are built for it)
     started: float = field(default_factory=time.perf_counter)  # clock of the whole search
 
     @property

@@ -65,7 +65,8 @@ class ZeroCostPT(Strategy):
         """Supernet A_0, scorer and proxy; the proposals an interrupted run finished."""
         s = ctx.settings
         self.state, self.supernet, self.scorer, self.proxy = build_scoring(scoring_settings(s), ctx.space,
-                                                                           ctx.device, ctx.num_classes)
+                                                                           ctx.device, ctx.num_classes,
+                                                                           ctx.input_size)
         self.a0 = self.state.snapshot()
         done = [Proposal(**p) for p in ctx.folder.read_json(PROPOSALS, [])] if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
@@ -140,7 +141,7 @@ class ZeroCostPT(Strategy):
         batches = vstream.take(s.validation_batches)
         base = ctx.space.default_net_config("validation")
         net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
-                            num_classes=ctx.num_classes)
+                            num_classes=ctx.num_classes, input_size=ctx.input_size)
         sequential = workers.world == 1
         done, carried = read_validation_checkpoint(folder.read_json(VALIDATION)) if sequential else ({}, 0.0)
         ctx.carry(carried)
