@@ -27,7 +27,8 @@ from .run import RunPaths, train
 USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, SettingsError, DataError, GenotypeError,
                                                 UnknownNameError, RunFolderError, DeviceError, FileNotFoundError,
                                                 PermissionError, IsADirectoryError)
-DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts"}
+DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts",
+                   "mobilenet": "cifar10-mobilenet"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
