@@ -186,3 +186,17 @@ def test_tiny_search_runs_at_two_image_sizes(tmp_path):
         g = SPACE.parse_genotype(res["genotype"])
         assert SPACE.format_genotype(g) == res["genotype"] and res["perturbations_per_iteration"] == 141
         assert res["genotype_json"] == list(g.ops)
+
+
+def test_retraining_sources_detect_the_space(tmp_path):
+    from train_final.cli import default_recipe
+    from train_final.genotypes import load_genotype
+    loaded = load_genotype(EXAMPLE)
+    assert (loaded.space, loaded.text) == ("mobilenet", EXAMPLE) and default_recipe("mobilenet") == "cifar10-mobilenet"
+    with pytest.raises(GenotypeError, match="layer 0 is the first layer"):
+        load_genotype("skip," + EXAMPLE.split(",", 1)[1])
+    (tmp_path / "g.json").write_text(json.dumps(EXAMPLE.split(",")))
+    assert load_genotype(str(tmp_path / "g.json")).text == EXAMPLE
+    (tmp_path / "r.json").write_text(json.dumps({"space": "mobilenet", "genotype": EXAMPLE,
+                                                 "genotype_json": EXAMPLE.split(",")}))
+    assert load_genotype(str(tmp_path / "r.json")).genotype == SPACE.parse_genotype(EXAMPLE)

@@ -34,9 +34,10 @@ DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "da
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of the train command: the Recipe fields with a flag, and --set for the others."""
     p.add_argument("--genotype", help="RUN_DIR (its result.json), FILE, or a DARTS Genotype(...) / DARTS_V2 / "
-                                      "NB201 arch / NB-Macro 8-digit string")
-    p.add_argument("--recipe", help="cifar10-darts | imagenet-darts | cifar10-nb201 | cifar10-nb-macro, or a YAML "
-                                    "file (default: the space's own recipe)")
+                                      "NB201 arch / NB-Macro 8-digit / MobileNet k3e6,skip,... string")
+    p.add_argument("--recipe", help="cifar10-darts | imagenet-darts | cifar10-nb201 | cifar10-nb-macro | "
+                                    "cifar10-mobilenet | imagenet-mobilenet, or a YAML file (default: the space's "
+                                    "own recipe)")
     add_flags(p.add_argument_group("recipe settings", "override the recipe; the defaults shown are the built-in "
                                                       "ones, which the recipe file replaces"), Recipe)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
