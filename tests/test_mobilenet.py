@@ -200,3 +200,19 @@ def test_retraining_sources_detect_the_space(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"space": "mobilenet", "genotype": EXAMPLE,
                                                  "genotype_json": EXAMPLE.split(",")}))
     assert load_genotype(str(tmp_path / "r.json")).genotype == SPACE.parse_genotype(EXAMPLE)
+
+
+@pytest.mark.parametrize("proxy", __import__("scoring.proxies", fromlist=["PROXIES"]).PROXIES.names())
+def test_every_proxy_scores_the_supernet_and_leaves_it_unchanged(proxy):
+    """Every proxy runs on a perturbed mobilenet supernet (ReLU6 units, skip ops), on a tiny batch."""
+    from scoring.proxies import get_proxy
+    state = SPACE.new_state()
+    torch.manual_seed(0)
+    net = SPACE.build_supernet(state, NetConfig(channels=8, num_classes=4, input_size=8)).eval()
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    y = torch.tensor([0, 1, 2])
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with get_proxy(proxy, bn_mode="batch").session(net) as ev, state.perturb("layer:2", "k7e6"):
+        score = ev(x, y)
+    assert isinstance(score, float) and not np.isnan(score)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
