@@ -208,8 +208,8 @@ def test_every_proxy_scores_the_supernet_and_leaves_it_unchanged(proxy):
     from scoring.proxies import get_proxy
     state = SPACE.new_state()
     torch.manual_seed(0)
-    net = SPACE.build_supernet(state, NetConfig(channels=8, num_classes=4, input_size=8)).eval()
-    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    net = SPACE.build_supernet(state, NetConfig(channels=8, num_classes=4, input_size=16)).eval()
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1, 2])
     before = {k: v.clone() for k, v in net.state_dict().items()}
     with get_proxy(proxy, bn_mode="batch").session(net) as ev, state.perturb("layer:2", "k7e6"):
