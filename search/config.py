@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.settings import SettingsError, setting
+from train_final.data import DataSpec, native_image_size
 
 from .benchmarks.settings import BenchmarkSettings, benchmark_setting
 from .validators.base import ValidatorSettings
@@ -41,6 +42,8 @@ class SearchConfig(ValidatorSettings):
     augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    image_size: int | None = setting(None, "side of the scoring images; folders and CIFAR are resized to it (default: "
+                                           "the data set's native size, 224 for imagenet)")
     download: bool = setting(False, "allow downloading CIFAR")
     benchmark_table: str | None = benchmark_setting("benchmark_table")
     nats_bench: str | None = benchmark_setting("nats_bench")
@@ -96,10 +99,17 @@ class SearchConfig(ValidatorSettings):
         if self.population < 1 or self.sample_size < 1:
             raise ConfigError(f"--population and --sample-size must be at least 1, got {self.population} and "
                               f"{self.sample_size}")
+        if self.image_size is not None and self.image_size < 8:
+            raise ConfigError(f"--image-size must be at least 8 pixels, got {self.image_size}")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:
             raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
         self.validate_validator()
         return self
+
+    def data_spec(self) -> DataSpec:
+        """The scoring data: name, root, download and the image side (the data set's own when unset)."""
+        return DataSpec(self.dataset, self.data_root, self.download,
+                        image_size=self.image_size or native_image_size(self.dataset))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

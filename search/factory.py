@@ -13,7 +13,6 @@ from scoring.proxies.base import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
 from supernet.arch_state import ArchState
 from supernet.spaces.base import NetConfig, SearchSpace
-from train_final.data import DataSpec
 
 from .config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from .supernet_train.loading import SupernetSource, load_for_search
@@ -41,8 +40,7 @@ def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
     """The scoring settings of a search config (the one place that maps config fields onto them)."""
     source = None
     if cfg.supernet:
-        source = SupernetSource(path=cfg.supernet, space=cfg.space, data=DataSpec(cfg.dataset, cfg.data_root,
-                                                                                    cfg.download),
+        source = SupernetSource(path=cfg.supernet, space=cfg.space, data=cfg.data_spec(),
                                 batch_size=cfg.batch_size, bn_mode=cfg.bn_mode or ZCPT_BN_MODE, mixing=cfg.mixing,
                                 channels=cfg.channels, cells=cfg.cells, accuracy_batches=cfg.accuracy_batches,
                                 tune_lr=cfg.tune_lr, fix_alpha=cfg.fix_alpha, channels_last=cfg.channels_last)
@@ -53,14 +51,15 @@ def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
 
 
 def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.device,
-                  num_classes: int) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
-    """Supernet A_0 (seeded; the trained one with `settings.supernet`), its arch state, proxy and scorer."""
+                  num_classes: int, input_size: int = 32) -> tuple[ArchState, nn.Module, OperationScorer, Proxy]:
+    """Supernet A_0 (seeded; the trained one with `settings.supernet`) for `input_size` px images, its arch
+    state, proxy and scorer."""
     SCORERS.get(settings.scorer)  # an unknown name fails before the supernet is built
     proxy = get_proxy(settings.proxy, bn_mode=settings.bn_mode)
     state = space.new_state()
     base = space.default_net_config("supernet")
     net_cfg = NetConfig(channels=settings.channels or base.channels, cells=settings.cells or base.cells,
-                        num_classes=num_classes, mixing=settings.mixing)
+                        num_classes=num_classes, mixing=settings.mixing, input_size=input_size)
     torch.manual_seed(derive_seed(settings.seed, SUPERNET_INIT))
     supernet = space.build_supernet(state, net_cfg).to(device)
     if settings.channels_last:

@@ -17,7 +17,7 @@ from typing import Any
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from supernet.spaces import get_space
-from train_final.data import DataSpec, build_dataset, num_classes_of
+from train_final.data import build_dataset, image_side, num_classes_of
 
 from .benchmarks import FREE as BENCHMARK_SETTINGS, merge_lookup, open_benchmarks
 from .config import ConfigError, SearchConfig
@@ -48,8 +48,7 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
     space = get_space(cfg.space, **cfg.space_options())
     strategy.check(cfg)
     benchmark = open_benchmarks(cfg.benchmark_settings(), cfg.space)  # fail early on a bad table or archive
-    dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, cfg.download), "train", augment=cfg.augment,
-                            seed=cfg.seed)
+    dataset = build_dataset(cfg.data_spec(), "train", augment=cfg.augment, seed=cfg.seed)
     if len(dataset) < cfg.batch_size:  # type: ignore[arg-type]
         raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {cfg.batch_size}")
     device = resolve_device(cfg.device, workers.local_rank if workers.world > 1 else None)
@@ -58,7 +57,8 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
                             free=("out", *BENCHMARK_SETTINGS),
                             defaults=dataclasses.asdict(SearchConfig()), writes=workers.is_main,
                             barrier=workers.barrier)
-    return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress)
+    return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress,
+                         input_size=image_side(dataset))
 
 
 def _stages(strategy: Strategy, ctx: SearchContext) -> dict[str, Any]:

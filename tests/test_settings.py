@@ -12,6 +12,7 @@ from runtime.settings import SettingsError, add_flags, coerce, flag_fields, flag
 from search.analysis.op_scoring import OpScoringConfig
 from search.analysis.proxy_study import ProxyStudyConfig
 from search.cli import build_parser, main
+from search.cli.describe_cmd import DescribeConfig
 from search.config import SearchConfig
 from search.supernet_train.config import SupernetTrainConfig
 from train_final.recipe import Recipe
@@ -103,7 +104,8 @@ def _commands() -> list[tuple[str, argparse.ArgumentParser, type, set[str]]]:
             ("train-supernet", cmds["train-supernet"], SupernetTrainConfig, {"config", "resume", "no_progress"}),
             ("proxies", cmds["proxies"], ProxyStudyConfig, {"resume", "no_progress"}),
             ("analyze op-scoring", _subparsers(cmds["analyze"])["op-scoring"], OpScoringConfig, {"no_progress"}),
-            ("train", cmds["train"], Recipe, {"genotype", "recipe", "set", "out", "resume", "no_progress"})]
+            ("train", cmds["train"], Recipe, {"genotype", "recipe", "set", "out", "resume", "no_progress"}),
+            ("describe", cmds["describe"], DescribeConfig, set())]
 
 
 @pytest.mark.parametrize("name, parser, cls, other", _commands(), ids=[c[0] for c in _commands()])

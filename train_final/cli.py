@@ -27,15 +27,17 @@ from .run import RunPaths, train
 USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, SettingsError, DataError, GenotypeError,
                                                 UnknownNameError, RunFolderError, DeviceError, FileNotFoundError,
                                                 PermissionError, IsADirectoryError)
-DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts"}
+DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts",
+                   "mobilenet": "cifar10-mobilenet"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of the train command: the Recipe fields with a flag, and --set for the others."""
     p.add_argument("--genotype", help="RUN_DIR (its result.json), FILE, or a DARTS Genotype(...) / DARTS_V2 / "
-                                      "NB201 arch / NB-Macro 8-digit string")
-    p.add_argument("--recipe", help="cifar10-darts | imagenet-darts | cifar10-nb201 | cifar10-nb-macro, or a YAML "
-                                    "file (default: the space's own recipe)")
+                                      "NB201 arch / NB-Macro 8-digit / MobileNet k3e6,skip,... string")
+    p.add_argument("--recipe", help="cifar10-darts | imagenet-darts | cifar10-nb201 | cifar10-nb-macro | "
+                                    "cifar10-mobilenet | imagenet-mobilenet, or a YAML file (default: the space's "
+                                    "own recipe)")
     add_flags(p.add_argument_group("recipe settings", "override the recipe; the defaults shown are the built-in "
                                                       "ones, which the recipe file replaces"), Recipe)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

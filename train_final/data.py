@@ -49,11 +49,19 @@ class DataSpec:
     image_size: int = 32
 
 
-def cifar_transform(num_classes: int, train: bool, augment: bool, cutout: int = 0) -> transforms.Compose:
-    """Standard CIFAR pipeline: (crop 32 pad 4 + flip [+ cutout]) + normalisation."""
-    t: list = []
+def native_image_size(dataset: str) -> int:
+    """The side a data set's images are used at when no size is asked for: 224 for ImageNet, else 32
+    (CIFAR; image folders keep their own images' size up to 64 px)."""
+    return 224 if dataset == "imagenet" else 32
+
+
+def cifar_transform(num_classes: int, train: bool, augment: bool, cutout: int = 0,
+                    size: int = 32) -> transforms.Compose:
+    """Standard CIFAR pipeline: (crop 32 pad 4 + flip [+ cutout]) + normalisation; images are resized to
+    `size` first when it is not 32 (the crop then pads by size / 8)."""
+    t: list = [] if size == 32 else [transforms.Resize((size, size))]
     if train and augment:
-        t += [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+        t += [transforms.RandomCrop(size, padding=max(1, size // 8)), transforms.RandomHorizontalFlip()]
     t += [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN[num_classes], CIFAR_STD[num_classes])]
     if train and augment and cutout > 0:
         t.append(Cutout(cutout))
@@ -116,7 +124,7 @@ def build_dataset(spec: DataSpec, split: str, augment: bool = False, cutout: int
         cls = datasets.CIFAR10 if classes == 10 else datasets.CIFAR100
         try:
             return cls(str(root), train=train, download=spec.download,
-                       transform=cifar_transform(classes, train, augment, cutout))
+                       transform=cifar_transform(classes, train, augment, cutout, spec.image_size))
         except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
             raise DataError(f"{spec.name} not found under {root}: {e} (pass --download to fetch it)") from None
     if not root.is_dir():
@@ -125,11 +133,17 @@ def build_dataset(spec: DataSpec, split: str, augment: bool = False, cutout: int
     if spec.name == "imagenet" or spec.image_size > 64:
         tf = imagenet_transform(train, augment, spec.image_size)
     else:
-        tf = cifar_transform(10, train, augment, cutout)  # CIFAR-like image folders (e.g. the shared subset)
+        tf = cifar_transform(10, train, augment, cutout, spec.image_size)  # CIFAR-like folders (the shared subset)
     try:
         return datasets.ImageFolder(str(folder), transform=tf)
     except (FileNotFoundError, RuntimeError) as e:
         raise DataError(f"cannot read image folder {folder}: {e}") from None
+
+
+def image_side(ds: Dataset) -> int:
+    """The side of the (square) images a built data set yields: what the networks scoring them are built for."""
+    x = ds[0][0]  # type: ignore[index]
+    return int(x.shape[-1])
 
 
 def num_classes_of(ds: Dataset) -> int:

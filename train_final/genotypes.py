@@ -3,7 +3,8 @@
 Accepted: a run directory whose result.json holds `space` and `genotype` (a search or a training
 run); a file holding JSON ({"space", "genotype"}, a DARTS genotype object, or a string) or text;
 a DARTS `Genotype(normal=[...], ...)` string or a published name (DARTS_V1, DARTS_V2); an NB201
-arch string `|op~0|+|op~0|op~1|+|...|`; an NB-Macro 8-digit string such as `22102122`.
+arch string `|op~0|+|op~0|op~1|+|...|`; an NB-Macro 8-digit string such as `22102122`; a MobileNet
+string of 21 comma-separated tokens such as `k3e6,skip,k5e3,...`.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from supernet.spaces.base import GenotypeError, SearchSpace
 
 DARTS_SPACE = "darts"
 _NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_MOBILENET_RE = re.compile(r"^\s*(k\d+e\d+|skip)\s*,")  # `k3e6,skip,...`: the first token and a comma
 _SOURCES = ("a run directory, a genotype file, a DARTS Genotype(...) string or name (DARTS_V2), "
-            "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2| or an NB-Macro 8-digit string")
+            "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, an NB-Macro 8-digit string or a "
+            "MobileNet list of 21 tokens k3e6,skip,k5e3,...")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def detect_space(text: str) -> str:
         return "nb201"
     if s.isdigit():
         return "nb-macro"
+    if _MOBILENET_RE.match(s):
+        return "mobilenet"
     raise GenotypeError(f"cannot read genotype {_short(s)!r}: expected {_SOURCES}")
 
 
@@ -85,6 +90,8 @@ def from_json_data(data: Any, where: str, space: str | None = None) -> LoadedGen
         return parse_in_space(str(sp), payload)
     if isinstance(data, dict) and "normal" in data:
         return parse_in_space(space or DARTS_SPACE, data)
+    if isinstance(data, list):
+        return parse_in_space(space or "mobilenet", data)
     raise GenotypeError(f"{where} holds no genotype: expected {{\"space\": ..., \"genotype\": ...}}, "
                         f"a DARTS genotype object or a genotype string")
 

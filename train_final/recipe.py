@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from runtime.settings import SettingsError, check_values, read_yaml_settings, setting
 
 AMP_MODES = ("none", "bf16", "fp16")
+NO_DECAY = ("none", "bn", "bn+bias")  # parameters exempt from weight decay (ProxylessNAS --no_decay_keys)
 RECIPE_PREFIX = "train-"
 # settings that may change between a run and its resumption (they do not change the numbers)
 RESUME_FREE = frozenset({"device", "workers", "data_root", "download", "cudnn_benchmark"})
@@ -53,6 +54,8 @@ class Recipe:
     momentum: float = setting(0.9, "SGD momentum", flag=False)
     nesterov: bool = setting(False, "Nesterov momentum", flag=False)
     weight_decay: float = setting(3e-4, "SGD weight decay")
+    no_weight_decay: str = setting("none", "parameters without weight decay: none, bn (BatchNorm weights and biases), "
+                                           "bn+bias (also every bias)", choices=NO_DECAY)
     schedule: str = setting("cosine", "lr schedule: cosine | exp | constant, stepped once per epoch", flag=False)
     lr_min: float = setting(0.0, "cosine floor", flag=False)
     lr_gamma: float = setting(0.97, "exp: lr x gamma per epoch", flag=False)

@@ -7,6 +7,7 @@ from torch import nn
 from torch.optim import SGD, Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR, LRScheduler
 
+from supernet.modules import BN_TYPES
 from supernet.registry import Registry
 
 from .recipe import Recipe
@@ -37,9 +38,27 @@ def constant(opt: Optimizer, recipe: Recipe) -> LRScheduler:
     return LambdaLR(opt, _one)
 
 
+def decay_groups(model: nn.Module, exempt: str) -> list[dict]:
+    """Parameter groups: weight decay on every parameter except, per `exempt`, the BatchNorm weights and
+    biases ('bn') and also every other bias ('bn+bias'); ProxylessNAS's --no_decay_keys (Cai et al. 2019)."""
+    if exempt == "none":
+        return [{"params": list(model.parameters())}]
+    no_decay_ids: set[int] = set()
+    for m in model.modules():
+        if isinstance(m, BN_TYPES):
+            no_decay_ids.update(id(p) for p in m.parameters(recurse=False))
+        elif exempt == "bn+bias" and isinstance(getattr(m, "bias", None), nn.Parameter):
+            no_decay_ids.add(id(m.bias))
+    params = list(model.parameters())
+    groups = [{"params": [p for p in params if id(p) not in no_decay_ids]},
+              {"params": [p for p in params if id(p) in no_decay_ids], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def build_optimizer(model: nn.Module, recipe: Recipe) -> SGD:
-    """SGD with momentum (Nesterov if set) and weight decay on every parameter, at the scaled lr."""
-    return SGD(model.parameters(), lr=recipe.effective_lr, momentum=recipe.momentum,
+    """SGD with momentum (Nesterov if set) at the scaled lr; weight decay on every parameter except those the
+    recipe's `no_weight_decay` exempts."""
+    return SGD(decay_groups(model, recipe.no_weight_decay), lr=recipe.effective_lr, momentum=recipe.momentum,
                weight_decay=recipe.weight_decay, nesterov=recipe.nesterov and recipe.momentum > 0)
 
 

@@ -12,7 +12,7 @@ from .errors import USER_ERROR, USER_ERRORS
 # each module defines `add_parser(subparsers)`; the parser's `func(args) -> int` runs it
 SUBCOMMANDS = ("search.cli.search_cmd", "search.cli.list_cmd", "search.cli.train_cmd", "search.cli.train_supernet_cmd",
                "search.cli.proxies_cmd", "search.cli.analyze_cmd", "search.cli.fear_threshold_cmd",
-               "search.cli.lookup_cmd", "search.cli.report_cmd")
+               "search.cli.lookup_cmd", "search.cli.report_cmd", "search.cli.describe_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,7 @@ class SearchContext:
     benchmark: BenchmarkSet | None = None  # looked up by the driver after result.json is written
     progress: bool = True
     writer: Any = None                 # TensorBoard writer (writes nothing on ranks other than 0)
+    input_size: int = 32               # side of the scoring images (networks are built for it)
     started: float = field(default_factory=time.perf_counter)  # clock of the whole search
 
     @property

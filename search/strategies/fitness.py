@@ -78,10 +78,12 @@ def proxy_fitness(ctx: SearchContext) -> tuple[Fitness, ScoreCache]:
                         s.channels_last).next()
     base = ctx.space.default_net_config("validation")
     net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
-                        num_classes=ctx.num_classes)
+                        num_classes=ctx.num_classes, input_size=ctx.input_size)
     init_seed = derive_seed(s.score_seed, seeds.BASELINE_SCORE, 1)
-    key = scoring_key(ctx, {"channels": net_cfg.channels, "cells": net_cfg.cells, "num_classes": ctx.num_classes},
-                      init_seed)
+    net = {"channels": net_cfg.channels, "cells": net_cfg.cells, "num_classes": ctx.num_classes}
+    if ctx.input_size != 32:  # keys of 32 px networks stay as they were written
+        net["input_size"] = ctx.input_size
+    key = scoring_key(ctx, net, init_seed)
     cache = ScoreCache(s.score_cache, key)
 
     def fitness(genotype: str) -> float:

@@ -64,7 +64,7 @@ class TenasPruning(Strategy):
         s = ctx.settings
         base = ctx.space.default_net_config("supernet")
         cfg = NetConfig(channels=s.channels or base.channels, cells=s.cells or base.cells,
-                        num_classes=ctx.num_classes, mixing=s.mixing)
+                        num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size)
         self.state = ctx.space.new_state()
         torch.manual_seed(derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1))
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)

@@ -98,7 +98,8 @@ class ZeroCostPT(Strategy):
         """Supernet A_0, scorer and proxy; the proposals an interrupted run finished."""
         s = ctx.settings
         self.state, self.supernet, self.scorer, self.proxy = build_scoring(scoring_settings(s), ctx.space,
-                                                                           ctx.device, ctx.num_classes)
+                                                                           ctx.device, ctx.num_classes,
+                                                                           ctx.input_size)
         self.a0 = self.state.snapshot()
         if s.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
             adopt_proposals(ctx.folder, RunFolder(Path(s.proposals_from), writes=False), s)
@@ -179,7 +180,7 @@ class ZeroCostPT(Strategy):
             batches = vstream.take(s.validation_batches)
         base = ctx.space.default_net_config("validation")
         net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
-                            num_classes=ctx.num_classes)
+                            num_classes=ctx.num_classes, input_size=ctx.input_size)
         vctx = ValidationContext(ctx.space, ctx.dataset, ctx.num_classes, net_cfg, ctx.device, s.seed, s.batch_size,
                                  s.channels_last, self.proxy, batches)
         sequential = workers.world == 1

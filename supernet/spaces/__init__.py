@@ -8,6 +8,7 @@ SPACES: Registry[type[SearchSpace]] = Registry("space")
 
 from . import nb201  # noqa: E402,F401  (registers itself)
 from . import nb_macro  # noqa: E402,F401  (registers itself)
+from . import mobilenet  # noqa: E402,F401  (registers itself)
 from . import darts, darts_subspaces  # noqa: E402,F401  (register darts, darts-s1..s4)
 
 
