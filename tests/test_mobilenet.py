@@ -215,4 +215,5 @@ def test_every_proxy_scores_the_supernet_and_leaves_it_unchanged(proxy):
     with get_proxy(proxy, bn_mode="batch").session(net) as ev, state.perturb("layer:2", "k7e6"):
         score = ev(x, y)
     assert isinstance(score, float) and not np.isnan(score)
-    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    after = net.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
