@@ -64,6 +64,31 @@ def append_line(path: str | os.PathLike, line: str) -> None:
         os.fsync(f.fileno())
 
 
+def read_journal(path: str | os.PathLike, valid: Callable[[int, Any], bool] = lambda i, row: True,
+                 cut: bool = True) -> list[Any]:
+    """The rows of a journal written with `append_line`, up to the first torn line (a kill mid-write) or
+    row that `valid(index, row)` refuses; with `cut` the file is truncated there so appends continue it."""
+    path = Path(path)
+    rows: list[Any] = []
+    if not path.exists():
+        return rows
+    good = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                row = json.loads(raw)
+            except ValueError:
+                break
+            if not raw.endswith(b"\n") or not valid(len(rows), row):
+                break
+            rows.append(row)
+            good += len(raw)
+    if cut and good != path.stat().st_size:
+        with open(path, "r+b") as f:
+            f.truncate(good)
+    return rows
+
+
 def json_safe(x: Any) -> Any:
     """Replace non-finite floats by the strings 'nan', 'inf', '-inf' (strict JSON has no NaN)."""
     if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):

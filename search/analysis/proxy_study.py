@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from runtime.device import resolve_device
-from runtime.io import append_line
+from runtime.io import append_line, read_journal
 from runtime.rundir import RunFolder
 from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
 from runtime.settings import setting
@@ -111,24 +111,7 @@ _PROGRESS = "progress.jsonl"
 def _load_progress(path: Path, archs: list[str]) -> list[dict[str, Any]]:
     """The finished architectures of a killed run, in order; a torn last line (killed mid-write) is dropped
     and cut from the file."""
-    done: list[dict[str, Any]] = []
-    if not path.exists():
-        return done
-    good = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            try:
-                row = json.loads(raw)
-            except ValueError:
-                break
-            if not raw.endswith(b"\n") or row.get("index") != len(done) or row.get("arch") != archs[len(done)]:
-                break
-            done.append(row)
-            good += len(raw)
-    if good != path.stat().st_size:
-        with open(path, "r+b") as f:
-            f.truncate(good)
-    return done
+    return read_journal(path, lambda i, row: row.get("index") == i and i < len(archs) and row.get("arch") == archs[i])
 
 
 def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = True,

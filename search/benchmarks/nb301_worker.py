@@ -85,18 +85,23 @@ def answer(request):
     return {"predictions": preds, "version": getattr(nasbench301, "__version__", "unknown")}
 
 
+
+def _answer(reply: dict) -> None:
+    """The worker's one line of JSON on stdout (its answer to opscore)."""
+    sys.stdout.write(json.dumps(reply) + "\n")
+
 def main():
     """Read one request on stdin, write one JSON line on stdout."""
     try:
         request = json.loads(sys.stdin.read())
         reply = answer(request)
     except WorkerError as e:
-        print(json.dumps({"error": str(e)}))
+        _answer({"error": str(e)})
         return 1
     except Exception as e:  # never a traceback on the other side: one line that names the type
-        print(json.dumps({"error": "{}: {}".format(type(e).__name__, str(e).splitlines()[0] if str(e) else "")}))
+        _answer({"error": "{}: {}".format(type(e).__name__, str(e).splitlines()[0] if str(e) else "")})
         return 1
-    print(json.dumps(reply))
+    _answer(reply)
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from runtime import seeds
-from runtime.io import append_line, json_safe
+from runtime.io import append_line, json_safe, read_journal
 from runtime.rundir import RunFolder, RunFolderError
 from runtime.seeds import derive_seed
 from scoring.proxies import PROXIES, get_proxy
@@ -125,25 +125,7 @@ class EvaluationJournal:
 
     def _load(self) -> list[dict[str, Any]]:
         """The rows of a killed run; a torn last line is cut from the file."""
-        path = self.folder.path(JOURNAL)
-        rows: list[dict[str, Any]] = []
-        if not path.exists():
-            return rows
-        good = 0
-        with open(path, "rb") as f:
-            for raw in f:
-                try:
-                    row = json.loads(raw)
-                except ValueError:
-                    break
-                if not raw.endswith(b"\n") or row.get("index") != len(rows):
-                    break
-                rows.append(row)
-                good += len(raw)
-        if good != path.stat().st_size and self.folder.writes:
-            with open(path, "r+b") as f:
-                f.truncate(good)
-        return rows
+        return read_journal(self.folder.path(JOURNAL), lambda i, row: row.get("index") == i, cut=self.folder.writes)
 
     @property
     def replayed_seconds(self) -> float:
