@@ -112,3 +112,19 @@ def op_owners(model: nn.Module, types: tuple[type[nn.Module], ...]) -> dict[nn.M
                     if isinstance(sub, types):
                         owners[sub] = (m.edge, name)
     return owners
+
+
+class SearchLayer(nn.Module):
+    """A layer of a layer-wise space (nb-macro, mobilenet) as a supernet layer: the mixed op of its edge,
+    which must keep an active op (a layer, unlike a cell edge, cannot contribute nothing)."""
+
+    def __init__(self, op: MixedOp, space: str) -> None:
+        super().__init__()
+        self.op = op
+        self.space = space
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.op(x)
+        if y is None:
+            raise RuntimeError(f"{self.space} {self.op.edge} has no active op; a layer-wise space cannot drop a layer")
+        return y

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..arch_state import ArchState
-from ..mixed_op import MixedOp
+from ..mixed_op import MixedOp, SearchLayer
 from .base import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
@@ -149,20 +149,6 @@ def mobilenet_op(name: str, c_in: int, c_out: int, stride: int, affine: bool = T
     return MBConv(c_in, c_out, stride, k, e, affine)
 
 
-class _SearchLayer(nn.Module):
-    """A supernet layer: the mixed op of its edge (an edge always keeps at least one op)."""
-
-    def __init__(self, op: MixedOp) -> None:
-        super().__init__()
-        self.op = op
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.op(x)
-        if y is None:
-            raise RuntimeError(f"mobilenet {self.op.edge} has no active op; a layer-wise space cannot drop a layer")
-        return y
-
-
 class MobileNetNetwork(nn.Module):
     """Stem conv3x3-BN-ReLU6, MBConv e1 k3 to 24, the searchable layers, head conv1x1-BN-ReLU6, GAP,
     dropout, linear."""
@@ -206,7 +192,7 @@ class MobileNetSpace(SearchSpace):
         def make_layer(i: int, c_in: int, c_out: int, stride: int) -> nn.Module:
             edge = LAYERS[i]
             ops = {o: mobilenet_op(o, c_in, c_out, stride, affine=False) for o in state.candidates(edge)}
-            return _SearchLayer(MixedOp(edge, ops, state, cfg.mixing, alphas))
+            return SearchLayer(MixedOp(edge, ops, state, cfg.mixing, alphas), "mobilenet")
 
         net = MobileNetNetwork(make_layer, cfg.channels, cfg.num_classes, cfg.input_size)
         _he_fan_out(net)

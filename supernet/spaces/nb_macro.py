@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..arch_state import ArchState
-from ..mixed_op import MixedOp
+from ..mixed_op import MixedOp, SearchLayer
 from .base import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
@@ -124,20 +124,6 @@ def nb_macro_op(name: str, c_in: int, c_out: int, stride: int, affine: bool = Tr
     raise ValueError(f"unknown NB-Macro op {name!r}; ops are {', '.join(NB_MACRO_OPS)}")
 
 
-class _SearchLayer(nn.Module):
-    """A supernet layer: the mixed op of its edge; a layer without active ops cannot be skipped."""
-
-    def __init__(self, op: MixedOp) -> None:
-        super().__init__()
-        self.op = op
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.op(x)
-        if y is None:
-            raise RuntimeError(f"nb-macro {self.op.edge} has no active op; a layer-wise space cannot drop a layer")
-        return y
-
-
 class NBMacroNetwork(nn.Module):
     """Stem conv3x3-BN-ReLU, the 8 searchable layers, head conv1x1(1280)-BN-ReLU, GAP, linear."""
 
@@ -175,7 +161,7 @@ class NBMacroSpace(SearchSpace):
         def make_layer(i: int, c_in: int, c_out: int, stride: int) -> nn.Module:
             edge = NB_MACRO_LAYERS[i]
             ops = {o: nb_macro_op(o, c_in, c_out, stride, affine=False) for o in state.candidates(edge)}
-            return _SearchLayer(MixedOp(edge, ops, state, cfg.mixing, alphas))
+            return SearchLayer(MixedOp(edge, ops, state, cfg.mixing, alphas), "nb-macro")
 
         return NBMacroNetwork(make_layer, cfg.channels or 32, cfg.num_classes)
 
