@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SEED_MAX = 2**63 - 1  # the largest seed torch.manual_seed and every settings field take
+
 # opscore search (Zero-Cost-PT)
 SUPERNET_INIT = 0        # weights of the untrained supernet A_0
 PROPOSAL = 1             # per iteration i: (PROPOSAL, i) batches, (.., i, 1) order RNG, (.., i, 2) torch RNG

@@ -30,10 +30,12 @@ class SettingsError(ValueError):
 
 
 def setting(default: Any, help: str, *, short: str | None = None, choices: Sequence[Any] | None = None,
-            metavar: str | None = None, flag: bool = True) -> Any:
-    """A settings field: its default, help text and CLI flag details (`--name`, an optional `short` alias)."""
+            metavar: str | None = None, flag: bool = True, minimum: float | None = None,
+            maximum: float | None = None) -> Any:
+    """A settings field: its default, help text, CLI flag details (`--name`, an optional `short` alias) and the
+    range a number must lie in (`minimum`/`maximum`, inclusive), so `0` never silently means "the default"."""
     meta = {"help": help, "short": short, "choices": tuple(choices) if choices is not None else None,
-            "metavar": metavar, "flag": flag}
+            "metavar": metavar, "flag": flag, "minimum": minimum, "maximum": maximum}
     if isinstance(default, _MUTABLE_DEFAULTS):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -113,7 +115,21 @@ def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> An
     if choices is not None and value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r} ({source}); "
                             f"choose one of them")
+    _check_range(field, value, source)
     return float(value) if inner is float else value
+
+
+def _check_range(field: dataclasses.Field, value: Any, source: str) -> None:
+    """A SettingsError when a number lies outside the field's declared [minimum, maximum]."""
+    low, high = field.metadata.get("minimum"), field.metadata.get("maximum")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    if low is not None and value < low:
+        bound = f"at least {low}" + (f" and at most {high}" if high is not None else "")
+        raise SettingsError(f"{field.name} must be {bound}, got {value!r} ({source}); give a value in that range")
+    if high is not None and value > high:
+        raise SettingsError(f"{field.name} must be at most {high}, got {value!r} ({source}); "
+                            f"give a value in that range")
 
 
 def check_values(cls: type, values: Mapping[str, Any], source: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, setting
 from train_final.data import DataSpec, native_image_size
 
@@ -33,8 +34,8 @@ class SearchConfig(ValidatorSettings):
     order: str = setting("random", "edge order: fixed, random, ...")
     iterations: int = setting(10, "proposal iterations N", short="-N")
     validation_batches: int = setting(100, "validation minibatches V", short="-V")
-    batch_size: int = setting(64, "minibatch size")
-    seed: int = setting(0, "random seed of the run")
+    batch_size: int = setting(64, "minibatch size", minimum=2)
+    seed: int = setting(0, "random seed of the run", minimum=0, maximum=SEED_MAX)
     bn_mode: str | None = setting(None, "BN statistics while scoring: 'eval' running statistics or 'batch' statistics "
                                         "(default: eval for zcpt, measured better; batch for naswot/random/evolution, "
                                         "as NASWOT scores networks)", choices=BN_MODES)
@@ -43,7 +44,7 @@ class SearchConfig(ValidatorSettings):
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     image_size: int | None = setting(None, "side of the scoring images; folders and CIFAR are resized to it (default: "
-                                           "the data set's native size, 224 for imagenet)")
+                                           "the data set's native size, 224 for imagenet)", minimum=8)
     download: bool = setting(False, "allow downloading CIFAR")
     benchmark_table: str | None = benchmark_setting("benchmark_table")
     nats_bench: str | None = benchmark_setting("nats_bench")
@@ -55,10 +56,11 @@ class SearchConfig(ValidatorSettings):
     channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
                                         "on CPU and GPU)")
     batched: bool | None = setting(None, "score all ops of an edge in one grouped forward (default: on with CUDA)")
-    channels: int | None = setting(None, "supernet width (default: the space's)")
-    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)")
-    val_channels: int | None = setting(None, "validation network width (default: the space's)")
-    val_cells: int | None = setting(None, "validation network depth (default: the space's)")
+    channels: int | None = setting(None, "supernet width (default: the space's)", minimum=1)
+    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)",
+                                   minimum=1)
+    val_channels: int | None = setting(None, "validation network width (default: the space's)", minimum=1)
+    val_cells: int | None = setting(None, "validation network depth (default: the space's)", minimum=1)
     include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's, excluded as "
                                               "in DARTS-PT)")
     supernet: str | None = setting(None, "trained supernet checkpoint RUN_DIR/supernet.pt (opscore train-supernet; "
@@ -75,7 +77,8 @@ class SearchConfig(ValidatorSettings):
     population: int = setting(20, "evolution: population size P (regularised evolution, Real et al. 2019)")
     sample_size: int = setting(5, "evolution: tournament sample size S (the best of S random members is the parent)")
     score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
-                                 "network's initial weights, shared by runs of any --seed so one score cache serves them")
+                                 "network's initial weights, shared by runs of any --seed so one score cache serves them",
+                                 minimum=0, maximum=SEED_MAX)
     score_cache: str | None = setting(None, "naswot/random/evolution with a proxy: score cache file (JSON lines) reused "
                                             "by every run with the same scoring key")
     proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
@@ -99,8 +102,6 @@ class SearchConfig(ValidatorSettings):
         if self.population < 1 or self.sample_size < 1:
             raise ConfigError(f"--population and --sample-size must be at least 1, got {self.population} and "
                               f"{self.sample_size}")
-        if self.image_size is not None and self.image_size < 8:
-            raise ConfigError(f"--image-size must be at least 8 pixels, got {self.image_size}")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:
             raise ConfigError(f"--accuracy-batches must be at least 1, got {self.accuracy_batches}")
         self.validate_validator()

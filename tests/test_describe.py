@@ -60,7 +60,7 @@ def test_imagenet_uses_the_imagenet_recipe_and_1000_classes():
     (["--space", "nope", "--genotype", MOBILENET], "unknown space 'nope'"),
     (["--space", "mobilenet", "--genotype", "k3e3,k3e3"], "21 comma-separated tokens"),
     (["--space", "nb201", "--genotype", "|bogus~0|"], "NB201"),
-    (["--space", "mobilenet", "--genotype", MOBILENET, "--channels", "0"], "--channels must be at least 1"),
+    (["--space", "mobilenet", "--genotype", MOBILENET, "--channels", "0"], "channels must be at least 1, got 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
     assert main(["describe", *argv]) == 2

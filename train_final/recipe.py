@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 
+from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, check_values, read_yaml_settings, setting
 
 AMP_MODES = ("none", "bf16", "fp16")
@@ -29,8 +30,9 @@ class Recipe:
     space: str | None = setting(None, "search space, filled from the genotype source", flag=False)
     genotype: str | None = setting(None, "the genotype in its space's text format", flag=False)
     # network
-    channels: int | None = setting(None, "initial channels C (default: the space's)")
-    cells: int | None = setting(None, "cells (DARTS: total; NB201: per stage) (default: the space's)")
+    channels: int | None = setting(None, "initial channels C (default: the space's)", minimum=1)
+    cells: int | None = setting(None, "cells (DARTS: total; NB201: per stage) (default: the space's)",
+                                   minimum=1)
     auxiliary_weight: float = setting(0.0, "auxiliary head loss weight (0: no head)")
     drop_path: float = setting(0.0, "final drop-path probability (ramped linearly from 0 over the epochs)")
     # data
@@ -38,7 +40,7 @@ class Recipe:
     data_root: str | None = setting(None, "data folder (imagenet/imagefolder: train/ and test/ or val/ of class "
                                           "folders)")
     download: bool = setting(False, "allow downloading CIFAR")
-    image_size: int = setting(32, "side of the training images")
+    image_size: int = setting(32, "side of the training images", minimum=8)
     augment: bool = setting(True, "CIFAR: crop 32 pad 4 + flip; ImageNet: RandomResizedCrop + flip + jitter",
                             flag=False)
     cutout: int = setting(0, "cutout side (0: off)")
@@ -47,7 +49,7 @@ class Recipe:
     workers: int = setting(2, "data-loader processes per training process")
     # optimisation
     epochs: int = setting(1, "training epochs")
-    batch_size: int = setting(96, "global batch size (split over the processes)")
+    batch_size: int = setting(96, "global batch size (split over the processes)", minimum=2)
     lr: float = setting(0.025, "learning rate at the recipe's reference batch")
     lr_reference_batch: int | None = setting(None, "linear scaling: lr * batch_size / this (default: no scaling)",
                                              flag=False)
@@ -66,9 +68,10 @@ class Recipe:
     channels_last: bool = setting(False, "channels-last memory format")
     cudnn_benchmark: bool = setting(True, "let cuDNN pick the fastest convolution algorithms (CUDA only)", flag=False)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
-    seed: int = setting(0, "random seed of the run")
+    seed: int = setting(0, "random seed of the run", minimum=0, maximum=SEED_MAX)
     test_every: int = setting(1, "evaluate the test set every k epochs (always after the last); never used to select")
-    eval_batch_size: int | None = setting(None, "global evaluation batch (default: batch_size)", flag=False)
+    eval_batch_size: int | None = setting(None, "global evaluation batch (default: batch_size)", flag=False,
+                                             minimum=1)
 
     def validate(self) -> "Recipe":
         """Range checks that need no registry (the schedule name is checked where it is resolved)."""

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 
 from runtime.io import atomic_write_text
+from runtime.seeds import SEED_MAX
 from scoring.proxies import PROXIES
 from train_final.data import DataSpec, build_dataset, num_classes_of
 
@@ -46,6 +47,9 @@ def parse_seeds(text: str) -> list[int]:
         raise ConfigError(f"--seeds must be a comma list of integers, got {text!r}") from None
     if not seeds:
         raise ConfigError("--seeds is empty; pass e.g. --seeds 0,1,2,3")
+    bad = [s for s in seeds if not 0 <= s <= SEED_MAX]
+    if bad:
+        raise ConfigError(f"--seeds must be whole numbers from 0 to {SEED_MAX}, got {bad[0]}")
     return list(dict.fromkeys(seeds))
 
 

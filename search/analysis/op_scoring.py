@@ -68,7 +68,7 @@ class OpScoringConfig:
     proxies: str = setting("nwot,synflow", "comma list of proxies or 'all'")
     scorers: str = setting("zc-pt,disc-zc", "proxy scorers, comma list of zc-pt, disc-zc")
     seeds: str = setting("0,1,2,3", "comma list of seeds")
-    batch_size: int = setting(64, "minibatch size")
+    batch_size: int = setting(64, "minibatch size", minimum=2)
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
@@ -77,8 +77,8 @@ class OpScoringConfig:
     bn_mode: str = setting(ZCPT_BN_MODE, "BN statistics while scoring, as opscore search scores A_0",
                            choices=BN_MODES)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
-    channels: int | None = setting(None, "supernet width (default: the space's)")
-    cells: int | None = setting(None, "supernet depth (default: the space's)")
+    channels: int | None = setting(None, "supernet width (default: the space's)", minimum=1)
+    cells: int | None = setting(None, "supernet depth (default: the space's)", minimum=1)
     darts_alpha: bool = setting(True, "score darts-alpha (alphas at initialisation) too")
     supernet: str | None = setting(None, "trained supernet RUN_DIR/supernet.pt (opscore train-supernet, same space and "
                                          "data): adds darts-alpha(trained), darts-pt and disc-acc")
@@ -90,6 +90,7 @@ class OpScoringConfig:
         """Range checks that need no registry."""
         if self.bn_mode not in ("batch", "eval"):
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
+        parse_seeds(self.seeds)
         if not self.benchmark_table:
             raise ConfigError("opscore analyze op-scoring needs --benchmark-table CSV (columns arch and accuracies)")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from runtime.device import resolve_device
 from runtime.io import append_line, read_journal
 from runtime.rundir import RunFolder
-from runtime.seeds import PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
+from runtime.seeds import SEED_MAX, PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
 from runtime.settings import setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
@@ -61,8 +61,9 @@ class ProxyStudyConfig(ValidatorSettings):
     validator: str = setting("proxy", "not used here (see --validators)", flag=False)
     validators: str = setting("", "comma list of training validators ranked beside the proxies: tse, tse-e, "
                                   "tse-ema, fear (their --val-* / --tse-* / --fear-* settings apply; default: none)")
-    seed: int = setting(0, "random seed of the sample, the weights and the batches")
-    batch_size: int = setting(64, "minibatch size")
+    seed: int = setting(0, "random seed of the sample, the weights and the batches", minimum=0,
+                             maximum=SEED_MAX)
+    batch_size: int = setting(64, "minibatch size", minimum=2)
     batches: int = setting(1, "minibatches per score (mean over them)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
@@ -71,8 +72,8 @@ class ProxyStudyConfig(ValidatorSettings):
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
     bn_mode: str = setting("batch", "BN statistics while scoring", choices=BN_MODES)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
-    channels: int | None = setting(None, "stand-alone network width (default: the space's)")
-    cells: int | None = setting(None, "stand-alone network depth (default: the space's)")
+    channels: int | None = setting(None, "stand-alone network width (default: the space's)", minimum=1)
+    cells: int | None = setting(None, "stand-alone network depth (default: the space's)", minimum=1)
     out: str | None = setting(None, "run directory (default: runs/proxies-<time>)")
 
     def validate(self) -> "ProxyStudyConfig":

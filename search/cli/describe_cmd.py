@@ -29,9 +29,10 @@ class DescribeConfig:
     genotype: str | None = setting(None, "RUN_DIR, FILE or genotype string in the space's format")
     dataset: str = setting("cifar10", "the classes and the recipe: cifar10 (10), cifar100 (100), imagenet (1000)",
                            choices=tuple(CLASSES))
-    image_size: int | None = setting(None, "input side (default: the recipe's, 32 for CIFAR, 224 for ImageNet)")
-    channels: int | None = setting(None, "network width (default: the recipe's)")
-    cells: int | None = setting(None, "network depth (default: the recipe's)")
+    image_size: int | None = setting(None, "input side (default: the recipe's, 32 for CIFAR, 224 for ImageNet)",
+                                        minimum=8)
+    channels: int | None = setting(None, "network width (default: the recipe's)", minimum=1)
+    cells: int | None = setting(None, "network depth (default: the recipe's)", minimum=1)
 
     def validate(self) -> "DescribeConfig":
         """The space and the genotype are required; sizes are positive."""
@@ -40,10 +41,6 @@ class DescribeConfig:
         SPACES.get(self.space)
         if not self.genotype:
             raise SettingsError("--genotype is required: a run directory, a genotype file or a genotype string")
-        for name in ("image_size", "channels", "cells"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise SettingsError(f"--{name.replace('_', '-')} must be at least 1, got {v}")
         return self
 
 

@@ -5,6 +5,7 @@ import argparse
 import json
 from dataclasses import dataclass
 
+from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, add_flags, given, load_settings, setting
 from train_final.data import DataSpec, build_dataset, num_classes_of
 
@@ -18,7 +19,7 @@ class FearThresholdConfig:
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
-    seed: int = setting(0, "seed of the learner's weights and data order")
+    seed: int = setting(0, "seed of the learner's weights and data order", minimum=0, maximum=SEED_MAX)
     epochs: int = setting(10, "training epochs of the shallow learner")
 
     def validate(self) -> "FearThresholdConfig":

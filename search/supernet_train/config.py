@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.seeds import SEED_MAX
 from runtime.settings import setting
 
 from ..config import ConfigError
@@ -22,8 +23,8 @@ class SupernetTrainConfig:
     space: str = setting("nb201", "search space (opscore list)")
     method: str = setting("darts", "darts | darts-2nd | drnas | darts-tse | drnas-tse")
     epochs: int | None = setting(None, "epochs (default: 100 on nb201, 50 elsewhere, as published)")
-    batch_size: int = setting(64, "minibatch size")
-    seed: int = setting(0, "random seed of the run")
+    batch_size: int = setting(64, "minibatch size", minimum=2)
+    seed: int = setting(0, "random seed of the run", minimum=0, maximum=SEED_MAX)
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
@@ -33,8 +34,9 @@ class SupernetTrainConfig:
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     workers: int = setting(0, "data-loading processes")
     channels_last: bool = setting(True, "NHWC memory layout (faster convolutions)")
-    channels: int | None = setting(None, "supernet width (default: the space's)")
-    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)")
+    channels: int | None = setting(None, "supernet width (default: the space's)", minimum=1)
+    cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)",
+                                   minimum=1)
     include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's)")
     # weights: SGD, cosine from lr to lr_min over the epochs (DARTS)
     lr: float = setting(0.025, "weights: initial SGD learning rate")

@@ -34,7 +34,8 @@ class ValidatorSettings:
     val_epochs: int = setting(1, "tse*/fear: training epochs of each candidate (fear: stage 1's cap)")
     val_steps_per_epoch: int | None = setting(None, "tse*/fear: minibatches per epoch (default: a pass over the "
                                                     "data)")
-    val_batch_size: int | None = setting(None, "tse*/fear: training minibatch size (default: --batch-size)")
+    val_batch_size: int | None = setting(None, "tse*/fear: training minibatch size (default: --batch-size)",
+                                            minimum=2)
     val_lr: float = setting(0.1, "tse*/fear: SGD learning rate, cosine to 0 over the training (NB201's recipe)")
     val_weight_decay: float = setting(5e-4, "tse*/fear: SGD weight decay (NB201's recipe)")
     tse_e: int = setting(1, "tse-e: the last E epochs count (Ru et al. 2021: E=1)")
