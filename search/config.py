@@ -8,6 +8,7 @@ from typing import Any
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, setting
 from train_final.data import DataSpec, native_image_size
+from train_final.image_check import BAD_IMAGE_POLICIES
 
 from .benchmarks.settings import BenchmarkSettings, benchmark_setting
 from .validators.base import ValidatorSettings
@@ -46,6 +47,9 @@ class SearchConfig(ValidatorSettings):
     image_size: int | None = setting(None, "side of the scoring images; folders and CIFAR are resized to it (default: "
                                            "the data set's native size, 224 for imagenet)", minimum=8)
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", "an image folder's unreadable images (each is decoded once before the run): "
+                                      "fail naming the first, skip each with a warning, or off (no check)",
+                              choices=BAD_IMAGE_POLICIES)
     benchmark_table: str | None = benchmark_setting("benchmark_table")
     nats_bench: str | None = benchmark_setting("nats_bench")
     nb301_models: str | None = benchmark_setting("nb301_models")
@@ -110,7 +114,7 @@ class SearchConfig(ValidatorSettings):
     def data_spec(self) -> DataSpec:
         """The scoring data: name, root, download and the image side (the data set's own when unset)."""
         return DataSpec(self.dataset, self.data_root, self.download,
-                        image_size=self.image_size or native_image_size(self.dataset))
+                        image_size=self.image_size or native_image_size(self.dataset), bad_images=self.bad_images)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -202,7 +202,7 @@ def test_cli_trains_from_a_search_run_dir(tmp_path, capsys):
     (["--genotype", NB201, "--set", "schedule=linear"], "unknown lr schedule 'linear'"),
     (["--genotype", NB201, "--recipe", "cifar10-darts", "--cells", "1"], "no drop-path"),
     (["--genotype", NB201, "--recipe", "cifar10-darts", "--cells", "1", "--drop-path", "0"], "no auxiliary head"),
-    (["--genotype", NB201, "--batch-size", "0"], "batch size must be at least 1"),
+    (["--genotype", NB201, "--batch-size", "0"], "batch_size must be at least 2, got 0"),
     (["--genotype", NB201, "--dataset", "imagefolder", "--data-root", "/nonexistent/dir"], "does not exist"),
     ([], "--genotype is required"),
 ])

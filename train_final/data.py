@@ -4,12 +4,18 @@ Data never comes from the network unless `download=True` is asked for; paths com
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
+
+from .image_check import BAD_IMAGE_POLICIES, find_unreadable
+
+log = logging.getLogger(__name__)
 
 CIFAR_MEAN = {10: (0.4914, 0.4822, 0.4465), 100: (0.5071, 0.4865, 0.4409)}
 CIFAR_STD = {10: (0.2470, 0.2435, 0.2616), 100: (0.2673, 0.2564, 0.2762)}
@@ -47,6 +53,7 @@ class DataSpec:
     num_classes: int | None = None
     synthetic_size: int = 512
     image_size: int = 32
+    bad_images: str = "fail"  # an image folder's unreadable files: one of BAD_IMAGE_POLICIES
 
 
 def native_image_size(dataset: str) -> int:
@@ -135,9 +142,37 @@ def build_dataset(spec: DataSpec, split: str, augment: bool = False, cutout: int
     else:
         tf = cifar_transform(10, train, augment, cutout, spec.image_size)  # CIFAR-like folders (the shared subset)
     try:
-        return datasets.ImageFolder(str(folder), transform=tf)
+        ds = datasets.ImageFolder(str(folder), transform=tf)
     except (FileNotFoundError, RuntimeError) as e:
         raise DataError(f"cannot read image folder {folder}: {e}") from None
+    return check_images(ds, spec.bad_images)
+
+
+def check_images(ds: datasets.ImageFolder, policy: str) -> datasets.ImageFolder:
+    """`ds` after decoding each of its images once: an unreadable one is a DataError naming it ('fail'), or is
+    left out with a warning naming it ('skip'); 'off' trusts the folder."""
+    if policy not in BAD_IMAGE_POLICIES:
+        raise DataError(f"bad_images must be one of {', '.join(BAD_IMAGE_POLICIES)}, got {policy!r}")
+    if policy == "off":
+        return ds
+    start = time.perf_counter()
+    bad = find_unreadable(p for p, _ in ds.samples)
+    log.debug("checked %d images of %s in %.2f s", len(ds.samples), ds.root, time.perf_counter() - start)
+    if not bad:
+        return ds
+    if policy == "fail":
+        path, reason = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataError(f"image {path} cannot be read: {reason}{more}; remove or replace it, or pass "
+                        "--bad-images skip to leave unreadable images out with a warning")
+    for path, reason in bad:
+        log.warning("skipping unreadable image %s: %s", path, reason)
+    dropped = {p for p, _ in bad}
+    ds.samples = [(p, t) for p, t in ds.samples if p not in dropped]
+    ds.imgs, ds.targets = ds.samples, [t for _, t in ds.samples]
+    if not ds.samples:
+        raise DataError(f"no readable image left in {ds.root}; check the folder")
+    return ds
 
 
 def image_side(ds: Dataset) -> int:

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, check_values, read_yaml_settings, setting
 
+from .image_check import BAD_IMAGE_POLICIES
+
 AMP_MODES = ("none", "bf16", "fp16")
 NO_DECAY = ("none", "bn", "bn+bias")  # parameters exempt from weight decay (ProxylessNAS --no_decay_keys)
 RECIPE_PREFIX = "train-"
@@ -40,6 +42,9 @@ class Recipe:
     data_root: str | None = setting(None, "data folder (imagenet/imagefolder: train/ and test/ or val/ of class "
                                           "folders)")
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", "an image folder's unreadable images (each is decoded once before the run): "
+                                      "fail naming the first, skip each with a warning, or off (no check)",
+                              choices=BAD_IMAGE_POLICIES)
     image_size: int = setting(32, "side of the training images", minimum=8)
     augment: bool = setting(True, "CIFAR: crop 32 pad 4 + flip; ImageNet: RandomResizedCrop + flip + jitter",
                             flag=False)
@@ -77,7 +82,6 @@ class Recipe:
         """Range checks that need no registry (the schedule name is checked where it is resolved)."""
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.amp in AMP_MODES, f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}"),
             (0 <= self.drop_path < 1, f"drop_path must be in [0, 1), got {self.drop_path}"),
@@ -89,8 +93,6 @@ class Recipe:
             (self.workers >= 0, f"workers must be >= 0, got {self.workers}"),
             (self.lr_reference_batch is None or self.lr_reference_batch >= 1,
              f"lr_reference_batch must be at least 1, got {self.lr_reference_batch}"),
-            (self.eval_batch_size is None or self.eval_batch_size >= 1,
-             f"eval_batch_size must be at least 1, got {self.eval_batch_size}"),
         ]
         for ok, msg in checks:
             if not ok:

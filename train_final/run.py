@@ -87,7 +87,7 @@ class DataBundle:
 def build_data(recipe: Recipe) -> DataBundle:
     """The recipe's data; the validation split uses evaluation transforms on held-out training images."""
     spec = DataSpec(recipe.dataset, recipe.data_root, recipe.download, synthetic_size=recipe.synthetic_size,
-                    image_size=recipe.image_size)
+                    image_size=recipe.image_size, bad_images=recipe.bad_images)
     train = build_dataset(spec, "train", augment=recipe.augment, cutout=recipe.cutout, seed=recipe.seed)
     test = build_dataset(spec, "test", augment=False, seed=recipe.seed)
     num_classes = num_classes_of(train)

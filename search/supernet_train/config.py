@@ -7,6 +7,7 @@ from typing import Any
 
 from runtime.seeds import SEED_MAX
 from runtime.settings import setting
+from train_final.image_check import BAD_IMAGE_POLICIES
 
 from ..config import ConfigError
 from .architects import ARCHITECTS
@@ -28,6 +29,9 @@ class SupernetTrainConfig:
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", "an image folder's unreadable images (each is decoded once before the run): "
+                                      "fail naming the first, skip each with a warning, or off (no check)",
+                              choices=BAD_IMAGE_POLICIES)
     augment: bool = setting(True, "crop + flip on both halves of the split, as DARTS's search")
     train_portion: float = setting(0.5, "share of the training set that trains the weights (the alphas train on the "
                                         "rest)")

@@ -101,9 +101,10 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     out = Path(out)
     space = space or get_space(cfg.space, **cfg.space_options())
     benchmark = BenchmarkSet([open_table(cfg.benchmark_table)]) if cfg.benchmark_table else None
-    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download)
+    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download, bad_images=cfg.bad_images)
     train_ds = dataset if dataset is not None else build_dataset(spec, "train", augment=cfg.augment, seed=cfg.seed)
-    eval_ds = dataset if dataset is not None else build_dataset(spec, "train", augment=False, seed=cfg.seed)
+    checked = dataclasses.replace(spec, bad_images="off" if cfg.bad_images == "fail" else cfg.bad_images)
+    eval_ds = dataset if dataset is not None else build_dataset(checked, "train", augment=False, seed=cfg.seed)
     num_classes = num_classes_of(train_ds)
     split = Split(len(train_ds), cfg.train_portion, cfg.seed)  # type: ignore[arg-type]
     check_split(split, cfg.batch_size)
