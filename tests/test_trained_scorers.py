@@ -218,7 +218,7 @@ def test_search_user_errors(tmp_path, capsys, extra, needle):
 def test_search_refuses_a_mismatched_supernet(tmp_path, capsys, nb201_supernet):
     bad = tmp_path / "bad.pt"
     bad.write_text("not a checkpoint")
-    for i, (extra, needle) in enumerate(((["--supernet", str(bad)], "cannot read"),
+    for i, (extra, needle) in enumerate(((["--supernet", str(bad)], "is damaged"),
                                          (["--supernet", str(nb201_supernet / "supernet.pt"), "--channels", "8"],
                                           "--channels 8"),
                                          (["--supernet", str(nb201_supernet / "supernet.pt"), "--space", "darts"],

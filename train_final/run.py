@@ -33,7 +33,7 @@ from runtime.rundir import RunFolder
 from runtime.seeds import derive_seed
 from supernet.spaces.base import NetConfig
 
-from .checkpoint import load_checkpoint
+from .checkpoint import RESUME_KEYS, load_checkpoint
 from .data import DataSpec, build_dataset, holdout_split, num_classes_of
 from .distributed import DistEnv, ShardSampler, barrier, broadcast_buffers, distributed
 from .genotypes import LoadedGenotype, parse_in_space
@@ -205,7 +205,8 @@ class _Run:
         train_loader, sampler, gen, val_loader, test_loader = self._loaders(data)
 
         start, history, before, best = 0, [], 0.0, None
-        ckpt = load_checkpoint(paths.last, self.device) if folder.resumed and paths.last.is_file() else None
+        ckpt = (load_checkpoint(paths.last, self.device, keys=RESUME_KEYS)
+                if folder.resumed and paths.last.is_file() else None)
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
@@ -317,7 +318,8 @@ class _Run:
         }
         if best is not None:
             barrier(self.env)  # best.pt is complete on disk
-            state = load_checkpoint(self.paths.best, self.device)
+            state = load_checkpoint(self.paths.best, self.device, "best checkpoint",
+                                    "train the run again (best.pt is rewritten whenever validation improves)")
             model.load_state_dict(state["model"])
             t = evaluate(model, test_loader, self.settings, self.env)
             result["selection"] = {"on": "val_top1", "epoch": best["epoch"], "val_top1": best["val_top1"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from runtime.checkpoint_file import CheckpointError
 from runtime.device import DeviceError
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError
@@ -22,7 +23,7 @@ from ..supernet_train.checkpoint import SupernetCheckpointError
 USER_ERRORS: tuple[type[BaseException], ...] = (
     SettingsError, ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError,
     ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
-    FileNotFoundError, PermissionError, IsADirectoryError,
+    CheckpointError, FileNotFoundError, PermissionError, IsADirectoryError,
 )
 
 USER_ERROR = 2

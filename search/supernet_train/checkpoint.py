@@ -8,29 +8,32 @@ Both files are written atomically (runtime.io.atomic_torch_save).
 from __future__ import annotations
 
 import os
-import pickle
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from runtime.checkpoint_file import CheckpointError, read_checkpoint
+
 FORMAT, VERSION = "opscore-supernet", 1
 
 
-class SupernetCheckpointError(ValueError):
+REWRITE = "write it again with opscore train-supernet"
+
+
+class SupernetCheckpointError(CheckpointError):
     """A --supernet file that is missing, unreadable, or not a supernet written by train-supernet."""
 
 
-def safe_load(path: str | os.PathLike, what: str, map_location: str | torch.device = "cpu") -> Any:
-    """torch.load restricted to tensors and plain data (weights_only); one-line error otherwise."""
-    p = Path(path)
-    if not p.is_file():
-        raise SupernetCheckpointError(f"{what} {p} does not exist (write one with opscore train-supernet)")
+def safe_load(path: str | os.PathLike, what: str, map_location: str | torch.device = "cpu", fix: str = REWRITE,
+              keys: tuple[str, ...] = ()) -> Any:
+    """torch.load restricted to tensors and plain data (weights_only); one line naming the file and `fix`
+    otherwise."""
     try:
-        return torch.load(p, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SupernetCheckpointError(f"cannot read {what} {p}: {first}") from None
+        return read_checkpoint(path, what, fix, map_location, keys)
+    except SupernetCheckpointError:
+        raise
+    except CheckpointError as e:
+        raise SupernetCheckpointError(str(e)) from None
 
 
 def read_supernet(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

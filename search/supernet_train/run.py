@@ -38,7 +38,13 @@ from .data import Split, check_split, cycle, loader
 from .heatmap import heatmap_image
 from .trainer import SupernetTrainer, WeightSettings, evaluate, init_alphas, move
 
+# what --resume needs from checkpoint.pt, and what to do when it is damaged
+RESUME_KEYS = ("epoch", "trainer", "history")
+RESTART = ("delete it to restart this run from its first epoch (--resume then starts afresh in the same "
+           "folder)")
+
 log = logging.getLogger(__name__)
+
 
 def arch_settings(cfg: SupernetTrainConfig) -> ArchSettings:
     """The architect's settings from a training config."""
@@ -112,15 +118,18 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     device = resolve_device(cfg.device)
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=("checkpoint.pt", "result.json"),
                             defaults=dataclasses.asdict(SupernetTrainConfig()))
-    ckpt = safe_load(folder.path("checkpoint.pt"), "training checkpoint") if folder.exists("checkpoint.pt") else None
+    ckpt = (safe_load(folder.path("checkpoint.pt"), "training checkpoint", fix=RESTART, keys=RESUME_KEYS)
+            if folder.exists("checkpoint.pt") else None)
     with folder.logging_to("train.log"), folder.tensorboard() as writer:
         state, model, trainer, net_cfg = build_training(space, cfg, num_classes, device)
         arch: Architect = trainer.architect  # type: ignore[assignment]
         history: list[dict[str, Any]] = []
-        first = 0
+        first, carried = 0, 0.0
         if ckpt is not None:
             trainer.load_state_dict(ckpt["trainer"])
             history, first = list(ckpt["history"]), int(ckpt["epoch"])
+            folder.write_jsonl("history.jsonl", history)  # derived from the checkpoint: a damaged copy is rewritten
+            carried = sum(float(r.get("seconds", 0.0)) for r in history)  # the killed run's checkpointed time
             log.info("resuming %s after epoch %d", out, first)
         epochs = cfg.resolved_epochs()
         log.info("train-supernet %s: space=%s method=%s epochs=%d batch=%d seed=%d device=%s train/valid=%d/%d",
@@ -167,7 +176,7 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
         }
         if "benchmark" in last:
             result["benchmark"] = last["benchmark"]
-        result["seconds"] = time.perf_counter() - t_start
+        result["seconds"] = time.perf_counter() - t_start + carried
         folder.finish(result)
         return result
 
