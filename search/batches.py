@@ -1,10 +1,14 @@
 """Seeded minibatch streams for scoring: the same seed gives the same batches on the same machine."""
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch.utils.data import Dataset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+log = logging.getLogger(__name__)
+_WARNED: set[int] = set()  # data sets already reported as identical images, one warning each
 
 
 class BatchStream:
@@ -32,6 +36,10 @@ class BatchStream:
         if x.dim() == 4:
             x = x.contiguous(memory_format=self.memory_format)
         y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long).to(self.device)
+        if id(self.dataset) not in _WARNED and len(x) > 1 and torch.equal(x, x[:1].expand_as(x)):
+            _WARNED.add(id(self.dataset))  # once per data set: the data, not the batch, is the cause
+            log.warning("the %d images of a scoring minibatch are all identical: data-dependent scores (nwot, "
+                        "jacob_cov, ...) carry no information on such data; check the data set (--data-root)", len(x))
         return x, y
 
     def take(self, n: int) -> list[Batch]:

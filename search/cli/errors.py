@@ -1,5 +1,6 @@
 """Exception types that mean "the user asked for something that cannot work" (one-line errors, exit status
-2), and the exit status of a run that finished but whose benchmark lookup failed (3)."""
+2), and the exit statuses of a run that finished but whose benchmark lookup failed (3) or whose candidates all
+scored -inf or NaN (4)."""
 from __future__ import annotations
 
 import sys
@@ -28,12 +29,18 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 USER_ERROR = 2
 LOOKUP_FAILED = 3  # the run's result.json is written; a benchmark lookup failed (its `benchmark_errors`)
+NO_SIGNAL = 4  # the run's result.json is written, but every candidate scored -inf or NaN (its `no_signal`)
 
 
 def lookup_status(command: str, result: dict, run_dir: str) -> int:
-    """0, or LOOKUP_FAILED with one line per failed benchmark on stderr (the result is kept in `run_dir`)."""
+    """0; NO_SIGNAL when every candidate scored -inf or NaN; else LOOKUP_FAILED with one line per failed benchmark
+    on stderr (the result is kept in `run_dir`)."""
     errors = result.get("benchmark_errors") or {}
     for reason in errors.values():
         print(f"opscore {command}: benchmark lookup failed: {reason}; the result is kept in {run_dir}/result.json "
               "(opscore lookup adds it later)", file=sys.stderr)
+    if result.get("no_signal"):
+        print(f"opscore {command}: no signal: {result['no_signal']}; the result is kept in {run_dir}/result.json",
+              file=sys.stderr)
+        return NO_SIGNAL
     return LOOKUP_FAILED if errors else 0

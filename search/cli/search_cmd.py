@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Search an architecture; settings from --config YAML, then flags.",
                        epilog="Exit status: 0 done; 2 a user error (nothing run); 3 the search finished and its "
                               "result.json is written, but a benchmark lookup failed (see benchmark_errors; "
-                              "opscore lookup adds it later).")
+                              "opscore lookup adds it later); 4 the search finished, but every candidate scored -inf or NaN, so its "
+                              "genotype is an arbitrary pick (see no_signal in result.json).")
     p.add_argument("--config", help="YAML file of settings (see configs/)")
     add_flags(p, SearchConfig)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

@@ -6,6 +6,8 @@ one module defining a `Strategy` subclass registered in STRATEGIES; nothing else
 """
 from __future__ import annotations
 
+import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from supernet.spaces.base import SearchSpace
 from ..benchmarks import BenchmarkSet
 from ..config import ConfigError, SearchConfig
 from ..distributed import Workers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Strategy(ABC):
         """result.json's content: the winner and what every search records; strategies add their details.
         Benchmark lookups are the driver's, after the result is written (a failed one never loses it)."""
         winner = best({g: scores[g] for g in candidates}, "validation")
+        silent = no_signal({g: scores[g] for g in candidates})
         s = ctx.settings
         result: dict[str, Any] = {
             "strategy": s.strategy, "space": s.space, "seed": s.seed, "genotype": winner,
@@ -90,12 +95,24 @@ class Strategy(ABC):
             "validation_score": scores[winner], "unique_candidates": len(candidates),
             "device": str(ctx.device), "workers": ctx.workers.world,
         }
+        if silent:
+            log.warning("%s", silent)
+            result["no_signal"] = silent
         result.update(self.details(ctx))
         return result
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         """Strategy-specific entries of result.json (settings it used, counts, times)."""
         return {}
+
+
+def no_signal(scores: Mapping[str, float]) -> str | None:
+    """Why the winner of `scores` is an arbitrary pick (every score -inf or NaN), or None when some score informs."""
+    if any(not math.isnan(v) and v > -math.inf for v in scores.values()):
+        return None
+    return (f"every candidate's validation score is -inf or NaN ({len(scores)} candidates): the scores carry no "
+            "information (for a data-dependent proxy such as nwot, check that the scoring images differ), so the "
+            "genotype is an arbitrary pick, not a search result")
 
 
 def one_process(ctx: SearchContext) -> None:
