@@ -115,10 +115,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m train_final`: user mistakes give one line on stderr and exit status 2."""
+    """`python -m train_final`: user mistakes give one line on stderr and exit status 2 (with --debug, their
+    traceback); a bug always shows its traceback."""
     parser = argparse.ArgumentParser(prog="python -m train_final",
                                      description="Retrain a searched architecture with a published recipe.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of user errors too (bugs always show one)")
     add_arguments(parser)
     args = parser.parse_args(argv)
     main_rank = int(os.environ.get("RANK", "0")) == 0
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except USER_ERRORS as e:
+        if args.debug:
+            raise
         print(f"train_final: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,6 +18,8 @@ SUBCOMMANDS = ("search.cli.search_cmd", "search.cli.list_cmd", "search.cli.train
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opscore", description="Differentiable NAS with pluggable operation scoring.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of user errors too (bugs always show one)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         import_module(name).add_parser(sub)
@@ -25,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user mistakes give one line on stderr and exit status 2, never a traceback; a finished
-    run whose benchmark lookup failed exits 3 (search.cli.errors.LOOKUP_FAILED)."""
+    """Entry point; user mistakes give one line on stderr and exit status 2 (with --debug, their traceback), while
+    an unexpected exception (a bug) always shows its traceback; a finished run whose benchmark lookup failed exits 3
+    (search.cli.errors.LOOKUP_FAILED), one whose candidates all scored -inf or NaN 4 (NO_SIGNAL)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -34,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as e:
+        if args.debug:
+            raise
         print(f"opscore {args.command}: error: {e}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:
