@@ -8,12 +8,15 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset
-from torchvision import datasets, transforms
 
 from .image_check import BAD_IMAGE_POLICIES, find_unreadable
+
+if TYPE_CHECKING:  # torchvision costs ~1 s to import: each function imports it on use
+    from torchvision import datasets, transforms
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ def cifar_transform(num_classes: int, train: bool, augment: bool, cutout: int = 
                     size: int = 32) -> transforms.Compose:
     """Standard CIFAR pipeline: (crop 32 pad 4 + flip [+ cutout]) + normalisation; images are resized to
     `size` first when it is not 32 (the crop then pads by size / 8)."""
+    from torchvision import transforms
+
     t: list = [] if size == 32 else [transforms.Resize((size, size))]
     if train and augment:
         t += [transforms.RandomCrop(size, padding=max(1, size // 8)), transforms.RandomHorizontalFlip()]
@@ -77,6 +82,8 @@ def cifar_transform(num_classes: int, train: bool, augment: bool, cutout: int = 
 
 def imagenet_transform(train: bool, augment: bool, size: int = 224) -> transforms.Compose:
     """DARTS ImageNet pipeline: RandomResizedCrop + flip + colour jitter; eval Resize 256 / CenterCrop 224."""
+    from torchvision import transforms
+
     if train and augment:
         t = [transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(),
              transforms.ColorJitter(0.4, 0.4, 0.4, 0.2)]
@@ -124,6 +131,8 @@ def build_dataset(spec: DataSpec, split: str, augment: bool = False, cutout: int
     if not spec.root:
         raise DataError(f"dataset {spec.name!r} needs a data root (--data-root DIR)")
     root = Path(spec.root).expanduser()
+    from torchvision import datasets
+
     if spec.name in ("cifar10", "cifar100"):
         if not root.is_dir() and not spec.download:
             raise DataError(f"data root {root} does not exist (pass --download to fetch {spec.name})")

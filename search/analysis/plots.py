@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from runtime.io import atomic_write
+
+if TYPE_CHECKING:  # matplotlib costs ~0.35 s to import: each function imports it on use
+    from matplotlib.figure import Figure
 
 
 def save_png(fig: Figure, path: str | Path) -> None:
     """Write `fig` as PNG atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
 
@@ -21,6 +24,8 @@ def save_png(fig: Figure, path: str | Path) -> None:
 def scatter_grid(path: str | Path, scores: Mapping[str, Sequence[float]], accuracy: Sequence[float],
                  acc_label: str, titles: Mapping[str, str]) -> None:
     """One scatter plot per proxy: proxy score (x) against benchmark accuracy (y); non-finite points left out."""
+    from matplotlib.figure import Figure
+
     names = list(scores)
     cols = min(4, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
@@ -41,6 +46,8 @@ def scatter_grid(path: str | Path, scores: Mapping[str, Sequence[float]], accura
 
 def grouped_bars(path: str | Path, table: Mapping[str, Mapping[str, float]], ylabel: str, title: str) -> None:
     """Bar chart: one group per scorer, one bar per column of `table` (column -> scorer -> value)."""
+    from matplotlib.figure import Figure
+
     columns = list(table)
     scorers = list(dict.fromkeys(s for col in table.values() for s in col))
     fig = Figure(figsize=(max(6.0, 0.9 * len(scorers) + 2), 4.0))

@@ -18,7 +18,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import yaml
-from matplotlib.figure import Figure
 
 from runtime.io import atomic_write_text
 
@@ -149,6 +148,8 @@ def _plot(path: Path, differing: list[str], groups: list[Group], summary: list[d
     labels = [t if len(t) <= 60 else t[:57] + "..." for t in labels]
     means = [s["metrics"][metric]["mean"] for s in summary]
     stds = [0.0 if math.isnan(s["metrics"][metric]["std"]) else s["metrics"][metric]["std"] for s in summary]
+    from matplotlib.figure import Figure  # imported on use: matplotlib is slow to import
+
     fig = Figure(figsize=(7.0, 0.5 * len(groups) + 1.5))
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(groups))

@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 
 def weights_matrix(weights: Mapping[str, Mapping[str, float]]) -> tuple[list[str], list[str], np.ndarray]:
@@ -25,6 +23,9 @@ def weights_matrix(weights: Mapping[str, Mapping[str, float]]) -> tuple[list[str
 def heatmap_image(weights: Mapping[str, Mapping[str, float]], title: str = "") -> np.ndarray:
     """An RGB image (H, W, 3, uint8) of the per-edge mixing weights, rendered without pyplot."""
     edges, ops, m = weights_matrix(weights)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported on use: slow to import
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(1.2 + 1.1 * len(ops), 0.9 + 0.32 * len(edges)), dpi=80)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
