@@ -14,6 +14,7 @@ import yaml
 
 from runtime.checkpoint_file import CheckpointError
 from runtime.device import DeviceError
+from runtime.progress import show_progress
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError, add_flags, check_values, given
 from supernet.registry import UnknownNameError
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             raise RecipeError("--out is required with several processes (every process must name the same run)")
         out = time.strftime("runs/train-%Y%m%d-%H%M%S")
     recipe = resolve(args, out)
-    result = train(recipe, out, resume=args.resume, progress=not args.no_progress)
+    result = train(recipe, out, resume=args.resume, progress=show_progress(args.no_progress))
     if int(os.environ.get("RANK", "0")) == 0:
         keys = ("space", "genotype", "recipe", "epochs", "test_top1", "test_top5", "params", "flops", "seconds")
         summary = {k: result[k] for k in keys if k in result}

@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+from runtime.progress import show_progress
 from runtime.settings import add_flags, given, load_settings
 
 from ..analysis.op_scoring import OpScoringConfig, run_op_scoring
@@ -26,6 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_op_scoring_cmd(args: argparse.Namespace) -> int:
     cfg = load_settings(OpScoringConfig, None, given(args, OpScoringConfig))
     out = cfg.out or time.strftime("runs/op-scoring-%Y%m%d-%H%M%S")
-    result = run_op_scoring(cfg, out, progress=not args.no_progress)
+    result = run_op_scoring(cfg, out, progress=show_progress(args.no_progress))
     print(json.dumps({"best-acc": result["best-acc"], "avg-acc": result["avg-acc"], "run_dir": str(out)}))
     return 0

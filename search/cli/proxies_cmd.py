@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+from runtime.progress import show_progress
 from runtime.settings import add_flags, given, load_settings
 
 from ..analysis.proxy_study import ProxyStudyConfig, run_proxy_study
@@ -24,6 +25,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings(ProxyStudyConfig, None, given(args, ProxyStudyConfig))
     out = cfg.out or time.strftime("runs/proxies-%Y%m%d-%H%M%S")
-    result = run_proxy_study(cfg, out, progress=not args.no_progress, resume=args.resume)
+    result = run_proxy_study(cfg, out, progress=show_progress(args.no_progress), resume=args.resume)
     print(json.dumps({"spearman": result["spearman"], "kendall": result["kendall"], "run_dir": str(out)}))
     return 0

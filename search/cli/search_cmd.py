@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+from runtime.progress import show_progress
 from runtime.settings import add_flags, given, load_settings
 
 from ..config import SearchConfig
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings(SearchConfig, args.config, given(args, SearchConfig))
     out = cfg.out or time.strftime("runs/search-%Y%m%d-%H%M%S")
-    result = run_search(cfg, out, resume=args.resume, progress=not args.no_progress)
+    result = run_search(cfg, out, resume=args.resume, progress=show_progress(args.no_progress))
     summary = {k: result[k] for k in ("space", "genotype", "seed", "seconds") if k in result}
     if "benchmark" in result:
         summary["benchmark"] = result["benchmark"]

@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+from runtime.progress import show_progress
 from runtime.settings import add_flags, given, load_settings
 
 from ..supernet_train.config import SupernetTrainConfig
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings(SupernetTrainConfig, args.config, given(args, SupernetTrainConfig))
     out = cfg.out or time.strftime("runs/supernet-%Y%m%d-%H%M%S")
-    result = train_supernet(cfg, out, resume=args.resume, progress=not args.no_progress)
+    result = train_supernet(cfg, out, resume=args.resume, progress=show_progress(args.no_progress))
     summary = {k: result[k] for k in ("space", "method", "epochs", "genotype", "supernet", "seconds") if k in result}
     if "benchmark" in result:
         summary["benchmark"] = result["benchmark"]
