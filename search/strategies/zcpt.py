@@ -208,9 +208,6 @@ class ZeroCostPT(Strategy):
                                    lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress))
         totals = dict(workers.gather(list(mine.items())))
         self.validation_seconds = time.perf_counter() - t_val
-        if all(v == float("-inf") for v in totals.values()):
-            log.warning("validation: the %s validator rejected every candidate; the first is kept (for fear: "
-                        "raise --val-epochs or lower --fear-threshold)", s.validator)
         for k, g in enumerate(candidates):
             ctx.writer.add_scalar("validation/score", totals[g], k)
         folder.write_json("candidates.json", [{"genotype": g, "proposed": sum(p.genotype == g for p in self.proposals),
