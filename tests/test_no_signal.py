@@ -17,6 +17,7 @@ from train_final.data import SyntheticImages
 @pytest.mark.parametrize("scores,silent", [
     ({"a": -math.inf, "b": -math.inf}, True), ({"a": math.nan, "b": -math.inf}, True),
     ({"a": -math.inf, "b": 0.0}, False), ({"a": math.nan, "b": 1.0}, False), ({"a": math.inf}, False),
+    ({"a": -math.inf}, False),  # a single candidate: nothing was chosen
 ])
 def test_no_signal_only_when_no_score_informs(scores, silent):
     assert (no_signal(scores) is not None) == silent

@@ -107,8 +107,9 @@ class Strategy(ABC):
 
 
 def no_signal(scores: Mapping[str, float]) -> str | None:
-    """Why the winner of `scores` is an arbitrary pick (every score -inf or NaN), or None when some score informs."""
-    if any(not math.isnan(v) and v > -math.inf for v in scores.values()):
+    """Why the winner of `scores` is an arbitrary pick (two or more candidates, every score -inf or NaN), or
+    None when some score informs or there was nothing to choose (a single candidate)."""
+    if len(scores) < 2 or any(not math.isnan(v) and v > -math.inf for v in scores.values()):
         return None
     return (f"every candidate's validation score is -inf or NaN ({len(scores)} candidates): the scores carry no "
             "information (for a data-dependent proxy such as nwot, check that the scoring images differ), so the "
