@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,8 @@ from runtime import seeds
 from runtime.seeds import derive_seed
 
 from ..config import ConfigError, SearchConfig
-from .base import STRATEGIES, SearchContext, Strategy, one_process
-from .fitness import JOURNAL, EvaluationJournal, fitness_kind, make_fitness
-from .sampling import sample_oracle
+from .base import STRATEGIES, SearchContext
+from .fitness import FitnessStrategy
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +34,15 @@ def _rank_key(value: float) -> float:
 
 
 @STRATEGIES.register("evolution")
-class Evolution(Strategy):
+class Evolution(FitnessStrategy):
     """Regularised evolution with population --population, tournament --sample-size, --samples evaluations."""
-
-    markers = (JOURNAL, "result.json")
-
-    def settle(self, settings: SearchConfig) -> SearchConfig:
-        """No --bn-mode means batch statistics, as the other sampling baselines."""
-        return replace(settings, bn_mode=settings.bn_mode or "batch")
 
     def check(self, settings: SearchConfig) -> None:
         """A fitness exists and S <= P <= samples."""
-        fitness_kind(settings)
+        super().check(settings)
         if not settings.sample_size <= settings.population <= settings.samples:
             raise ConfigError(f"evolution needs --sample-size <= --population <= --samples, got "
                               f"{settings.sample_size}, {settings.population}, {settings.samples}")
-
-    def prepare(self, ctx: SearchContext) -> None:
-        """The fitness function and the journal of a killed run."""
-        one_process(ctx)
-        fn, self.fitness_label, self.cache = make_fitness(ctx)
-        self.journal = EvaluationJournal(ctx.folder, fn)
-        ctx.carry(self.journal.replayed_seconds)
 
     def propose(self, ctx: SearchContext) -> list[str]:
         s, space = ctx.settings, ctx.space
@@ -91,12 +76,5 @@ class Evolution(Strategy):
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         s = ctx.settings
-        out: dict[str, Any] = {"samples": s.samples, "population": s.population, "sample_size": s.sample_size,
-                               "cycles": s.samples - s.population, "fitness": self.fitness_label, "proxy": s.proxy,
-                               "evaluations": self.journal.count, "evaluation_seconds": self.journal.seconds}
-        if s.proxy:
-            out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=s.score_seed,
-                       score_cache=s.score_cache, cache_hits=self.cache.hits if self.cache else 0)
-        if ctx.benchmark is not None:
-            out["sample_oracle"] = sample_oracle(ctx, self.journal.rows)
-        return out
+        return {"population": s.population, "sample_size": s.sample_size, "cycles": s.samples - s.population,
+                **super().details(ctx)}

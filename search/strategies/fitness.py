@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,10 +28,10 @@ from scoring.proxies import PROXIES, get_proxy
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
-from ..benchmarks import Benchmark
+from ..benchmarks import Benchmark, BenchmarkError
 from ..config import ConfigError, SearchConfig
 from ..score_cache import CACHE_FORMAT, ScoreCache
-from .base import SearchContext
+from .base import SearchContext, Strategy, one_process
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +156,49 @@ class EvaluationJournal:
     def seconds(self) -> float:
         """Seconds of every evaluation so far (recorded ones included)."""
         return sum(float(r["seconds"]) for r in self.rows)
+
+
+def sample_oracle(ctx: SearchContext, rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The benchmark entry of the best evaluated genotype by the table's first column (None if none is in it)."""
+    best: dict[str, float] | None = None
+    for g in dict.fromkeys(r["genotype"] for r in rows):
+        try:
+            acc = ctx.benchmark.lookup(g)  # type: ignore[union-attr]
+        except BenchmarkError:
+            continue
+        if best is None or next(iter(acc.values())) > next(iter(best.values())):
+            best = acc
+    return best
+
+
+class FitnessStrategy(Strategy):
+    """Common part of the baselines that evaluate architectures one by one with a fitness (a proxy on a
+    stand-alone network, or a benchmark table): BN mode, the fitness, the journal and its details."""
+
+    markers = (JOURNAL, "result.json")
+
+    def settle(self, settings: SearchConfig) -> SearchConfig:
+        """No --bn-mode means batch statistics (NASWOT scores networks in train mode, Mellor et al. issue #1)."""
+        return replace(settings, bn_mode=settings.bn_mode or "batch")
+
+    def check(self, settings: SearchConfig) -> None:
+        """A fitness exists (a proxy, or a benchmark table)."""
+        fitness_kind(settings)
+
+    def prepare(self, ctx: SearchContext) -> None:
+        """The fitness function and the journal of a killed run."""
+        one_process(ctx)
+        fn, self.fitness_label, self.cache = make_fitness(ctx)
+        self.journal = EvaluationJournal(ctx.folder, fn)
+        ctx.carry(self.journal.replayed_seconds)
+
+    def details(self, ctx: SearchContext) -> dict[str, Any]:
+        s = ctx.settings
+        out: dict[str, Any] = {"samples": s.samples, "fitness": self.fitness_label, "proxy": s.proxy,
+                               "evaluations": self.journal.count, "evaluation_seconds": self.journal.seconds}
+        if s.proxy:
+            out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=s.score_seed,
+                       score_cache=s.score_cache, cache_hits=self.cache.hits if self.cache else 0)
+        if ctx.benchmark is not None:
+            out["sample_oracle"] = sample_oracle(ctx, self.journal.rows)
+        return out
