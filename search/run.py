@@ -36,7 +36,9 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
     try:
         strategy = STRATEGIES.create(cfg.strategy)
         ctx = _open(cfg, Path(out), resume, progress, workers, strategy)
-        return _stages(strategy, ctx)
+        result = _stages(strategy, ctx)
+        workers.barrier()  # every rank done before the process group goes (rank 0 wrote and looked up last)
+        return result
     finally:
         workers.close()
 

@@ -52,6 +52,8 @@ def distributed(device_name: str, init_method: str = "env://") -> Iterator[tuple
         created = True
     try:
         yield env, device
+        if created:  # every process finished before the group goes: one leaving early can abort another's gloo threads
+            dist.barrier()
     finally:
         if created:
             dist.destroy_process_group()
