@@ -244,3 +244,29 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
                    tmp_path / "bad", progress=False)
     with pytest.raises(RunFolderError, match="not a search run directory"):
         run_search(SearchConfig(**base, proposals_from=str(tmp_path / "nowhere")), tmp_path / "bad2", progress=False)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["search", "--validator", "nope"], "unknown validator 'nope'"),
+    (["search", "--validator", "fear", "--fear-freeze", "1.5"], "--fear-freeze"),
+    (["search", "--val-epochs", "0"], "--val-epochs"),
+    (["proxies", "--validators", "tse-ema,nope", "--benchmark-table", "TABLE"], "unknown validator 'nope'"),
+    (["proxies", "--validators", "proxy", "--benchmark-table", "TABLE"], "unknown validator 'proxy'"),
+    (["fear-threshold", "--epochs", "0"], "--epochs must be at least 1"),
+    (["search", "--proposals-from", "NOWHERE"], "not a search run directory"),
+])
+def test_validator_bad_inputs_are_one_line(argv, needle, tmp_path, capsys):
+    from search.cli import main
+    from test_analysis import hand_table
+    argv = [str(hand_table(tmp_path)) if a == "TABLE" else str(tmp_path / "none") if a == "NOWHERE" else a
+            for a in argv]
+    tiny = ["--dataset", "synthetic", "--no-progress", "--out", str(tmp_path / "run")] if argv[0] != "fear-threshold" \
+        else ["--dataset", "synthetic"]
+    if argv[0] == "search":
+        tiny += ["--channels", "4", "--cells", "1", "--val-channels", "4", "--val-cells", "1", "-N", "1", "-V", "1",
+                 "--batch-size", "8"]
+    if argv[0] == "proxies":
+        tiny += ["--space", "nb201", "--channels", "4", "--cells", "1", "--batch-size", "4", "--sample", "2"]
+    assert main([*argv, *tiny]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
