@@ -82,6 +82,10 @@ class ReLUConvBN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
 
+    def activation_conv_bn(self) -> tuple[nn.Module, nn.Conv2d, nn.Module]:
+        """The op is bn(conv(act(x))): supernet.folding merges such ops of one edge into one convolution."""
+        return self.op[0], self.op[1], self.op[2]
+
 
 class AvgPool3x3(nn.Module):
     """3x3 average pooling that ignores padding (NB201 avg_pool_3x3, same channels).

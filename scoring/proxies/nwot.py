@@ -115,6 +115,7 @@ class NWOT(Proxy):
     """NASWOT score log|K_H| (Mellor et al. 2021); no labels, no autograd; supports grouped batches."""
 
     supports_groups = True
+    folds_batch_norm = True
 
     @contextmanager
     def _session(self, model: nn.Module) -> Iterator[Evaluator]:
