@@ -1,6 +1,7 @@
 """Zero-Cost-PT speed on the current device: bare supernet forward, one nwot evaluation of a perturbed
 supernet, one full proposal iteration, the validation stage per candidate, achieved GFLOP/s against
-the device's matmul GFLOP/s, and peak memory. Medians of several runs after warm-up.
+the device's matmul GFLOP/s, and peak memory. Medians of several runs after warm-up. Validation is timed
+on real candidates: the genotypes the timed proposal iterations chose (sampled ones with --no-iteration).
 
     python benchmarks/zcpt_speed.py --space nb201 --batch-size 64
     python benchmarks/zcpt_speed.py --space darts --batch-size 64 --repeats 3
@@ -14,16 +15,17 @@ import statistics
 import time
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from runtime.allocator import retain_freed_memory
 from search.batches import BatchStream
 from search.config import SearchConfig
 from runtime.device import resolve_device
 from search.factory import build_scoring, scoring_settings
 from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
 from search.zcpt import DecisionLog, propose
-from supernet.modes import preserved
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 from train_final.data import DataSpec, build_dataset
@@ -66,18 +68,26 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--validation-batches", type=int, default=100, help="V for the per-candidate validation time")
+    ap.add_argument("--candidates", type=int, default=3,
+                    help="real candidates timed in validation (proposed by the timed iterations, else sampled)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--data-root", help="image folder (default: synthetic images)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--iteration", action=argparse.BooleanOptionalAction, default=True,
                     help="time a full proposal iteration (long on CPU for darts)")
+    ap.add_argument("--batched", action=argparse.BooleanOptionalAction, default=None,
+                    help="grouped forward of an edge's perturbations (default: the search's, on with CUDA)")
+    ap.add_argument("--allocator", choices=("retain", "system"), default="retain",
+                    help="as opscore's --allocator: retain freed memory (its default) or the C library's defaults")
     args = ap.parse_args()
+    if args.allocator == "retain":
+        retain_freed_memory()
 
     device = resolve_device(args.device)
     cfg = SearchConfig(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
                        channels_last=args.channels_last, dataset="imagefolder" if args.data_root else "synthetic",
-                       data_root=args.data_root)
+                       data_root=args.data_root, batched=args.batched)
     space = get_space(args.space)
     dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512)),
                             "train")
@@ -85,9 +95,9 @@ def main() -> None:
     stream = BatchStream(dataset, args.batch_size, args.seed, device, args.channels_last)
     x, y = stream.next()
     print(f"device: {device} ({torch.get_num_threads()} CPU threads), space {args.space}, batch {args.batch_size}, "
-          f"channels_last={args.channels_last}, torch {torch.__version__}")
+          f"channels_last={args.channels_last}, allocator {args.allocator}, torch {torch.__version__}")
 
-    with preserved(supernet, "batch"), torch.no_grad():
+    with proxy.forward_mode(supernet), torch.no_grad():  # the proxy's BN mode (and BN folding where it folds)
         with FlopCounterMode(display=False) as fc:
             supernet(x)
         flops = fc.get_total_flops()
@@ -104,38 +114,44 @@ def main() -> None:
     a0 = state.snapshot()
     log = DecisionLog()
     counter = iter(range(10**6))
-    evals = []
+    evals, proposed = [], []
 
     def one_iteration() -> None:
         i = next(counter)
         s = BatchStream(dataset, args.batch_size, args.seed + i, device, args.channels_last)
         p = propose(space, scorer, state, a0, "random", s, args.seed, i, log)
         evals.append(p.evaluations + p.topology_evaluations)
+        proposed.append(p.genotype)
 
     if args.iteration:
         with scorer.session():
             t_iter = median_time(one_iteration, max(1, args.repeats // 2), 0, device)
         n_eval = evals[-1]
-
-    genotype = space.format_genotype(space.genotype_from_state(_decide_all(state, space))) 
     state.restore(a0)
+
+    # real candidates: the genotypes the timed iterations proposed (else sampled ones), each on its own batches
+    rng = np.random.default_rng(args.seed)
+    candidates = list(dict.fromkeys(proposed))[:args.candidates]
+    candidates += [space.format_genotype(space.sample(rng)) for _ in range(args.candidates - len(candidates))]
     base = space.default_net_config("validation")
     batches = [stream.next() for _ in range(min(args.validation_batches, 10))]
     vctx = ValidationContext(space, dataset, 10, NetConfig(base.channels, base.cells, 10), device, args.seed,
                              args.batch_size, args.channels_last, proxy, batches)
     validator = VALIDATORS.create("proxy", settings=ValidatorSettings())
-    t_val10 = median_time(lambda: validator.score(vctx, genotype), 1, 1, device)
-    t_val = t_val10 / len(batches) * args.validation_batches
+    validator.score(vctx, candidates[0])  # warm-up
+    t_val = statistics.median(median_time(lambda: validator.score(vctx, g), 1, 0, device) for g in candidates)
+    t_val = t_val / len(batches) * args.validation_batches
 
     peak = matmul_gflops(device)
     rows = [
-        ("bare supernet forward (no autograd)", f"{t_fwd:.3f} s", f"{flops / t_fwd / 1e9:.1f} GFLOP/s "
+        (f"bare supernet forward (no autograd, BN {proxy.bn_mode})", f"{t_fwd:.3f} s", f"{flops / t_fwd / 1e9:.1f} GFLOP/s "
                                                                  f"({flops / 1e9:.1f} GFLOP per forward)"),
         ("nwot evaluation of a perturbed supernet", f"{t_eval:.3f} s", f"{t_eval / t_fwd:.2f}x a bare forward"),
         (f"proposal iteration ({n_eval} evaluations)", f"{t_iter:.2f} s",
          f"{t_iter / (n_eval * t_fwd):.2f}x {n_eval} bare forwards") if args.iteration else
         ("proposal iteration", "not timed", "(--no-iteration)"),
         (f"validation per candidate (V={args.validation_batches})", f"{t_val:.2f} s",
+         f"median of {len(candidates)} {'proposed' if proposed else 'sampled'} candidates, "
          f"extrapolated from {len(batches)} batches"),
         ("device matmul throughput", f"{peak:.1f} GFLOP/s", f"forward achieves {100 * flops / t_fwd / 1e9 / peak:.0f}%"),
         ("peak memory (process)", f"{peak_memory_gb(device):.2f} GB", ""),
@@ -144,15 +160,6 @@ def main() -> None:
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>14}  {note}")
 
-
-def _decide_all(state, space):
-    """Decide every undecided edge with its first active op (a valid genotype to time validation)."""
-    for e in state.undecided():
-        state.decide(e, state.active(e)[-1])
-    for g in space.topology_groups():
-        for e in g.edges[g.keep:]:
-            state.set_active(e, [])
-    return state
 
 
 if __name__ == "__main__":
