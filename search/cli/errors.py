@@ -20,11 +20,12 @@ from train_final.recipe import RecipeError
 
 from ..benchmarks import BenchmarkError
 from ..config import ConfigError
+from ..score_cache import ScoreCacheError
 from ..supernet_train.checkpoint import SupernetCheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     SettingsError, ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError,
-    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
+    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError, ScoreCacheError,
     CheckpointError, WriteError, FileNotFoundError, PermissionError, IsADirectoryError,
 )
 
