@@ -404,6 +404,62 @@ CASES["silent-identical-images-naswot"] = Case(_identical_images(["--strategy", 
                                                "no signal")
 
 
+def _with_file(name: str, data: bytes, argv: Callable[[Path, Path], list[str]]) -> Callable:
+    """Write `data` to tmp/`name`, then the command line `argv(tmp, that file)`."""
+    def build(tmp: Path, made: dict) -> list[str]:
+        (tmp / name).write_bytes(data)
+        return argv(tmp, tmp / name)
+    return build
+
+
+def _report_result(edit: Callable[[dict], object]) -> Callable:
+    """opscore report of a finished search whose result.json is replaced by `edit(result)`."""
+    def build(tmp: Path, made: dict) -> list[str]:
+        run = finished_search(tmp, made)
+        result = json.loads((run / "result.json").read_text())
+        (run / "result.json").write_text(json.dumps(edit(result)))
+        return ["report", str(run), "--out", str(tmp / "report")]
+    return build
+
+
+def _proposals_from(how: str) -> Callable:
+    def build(tmp: Path, made: dict) -> list[str]:
+        src = copied(made, "search", tmp, unfinish=False)
+        damage(src / "proposals.json", how)
+        return [*SEARCH, *SYN, "--proposals-from", str(src), "--out", str(tmp / "new")]
+    return build
+
+
+# -- found by the drill beyond the issue's list
+CASES["config-not-utf8"] = Case(_with_file("c.yaml", b"\xff\xfe\x00\x01", lambda tmp, f: [
+    *SEARCH, *SYN, "--config", str(f), "--out", str(tmp / "run")]), "not UTF-8")
+CASES["config-is-a-folder"] = Case(lambda tmp, made: [*SEARCH, *SYN, "--config", str(tmp), "--out", str(tmp / "run")],
+                                   "is a folder")
+CASES["recipe-not-utf8"] = Case(_with_file("r.yaml", b"\xff\xfe", lambda tmp, f: [
+    *TRAIN, *SYN, "--recipe", str(f), "--out", str(tmp / "run")]), "not UTF-8")
+CASES["score-cache-is-a-folder"] = Case(lambda tmp, made: [*SEARCH, *SYN, "--strategy", "naswot", "--samples", "2",
+                                                           "--score-cache", str(tmp), "--out", str(tmp / "run")],
+                                        "is a folder")
+CASES["data-root-is-a-file"] = Case(lambda tmp, made: [*SEARCH, "--dataset", "imagefolder", "--data-root",
+                                                       str(made["table"]), "--out", str(tmp / "run")], "is a file")
+CASES["range-train-supernet--lr=nan"] = Case(plain([*SUPERNET, *SYN, "--lr", "nan"]), "lr must be a number")
+CASES["range-search--val-lr=nan"] = Case(plain([*SEARCH, *SYN, "--validator", "tse", "--val-lr", "nan"]), "val_lr")
+CASES["range-train--cutout=-5"] = Case(plain([*TRAIN, *SYN, "--cutout", "-5"]), "cutout must be at least 0")
+CASES["report-result-not-a-mapping"] = Case(_report_result(lambda r: [1, 2]), "mapping", run="run")
+CASES["report-seconds-not-a-number"] = Case(_report_result(lambda r: {**r, "seconds": "abc"}), "seconds", run="run")
+CASES["report-benchmark-not-a-mapping"] = Case(_report_result(lambda r: {**r, "benchmark": [1]}), "benchmark",
+                                               run="run")
+CASES["proposals-from-damaged"] = Case(_proposals_from("truncated"), "proposals.json", run="run")
+CASES["proposals-from-wrong-shape"] = Case(_proposals_from("wrong-shape"), "proposals.json", run="run")
+CASES["proposals-from-a-file"] = Case(lambda tmp, made: [*SEARCH, *SYN, "--proposals-from", str(made["table"]),
+                                                         "--out", str(tmp / "run")], "not a search run directory")
+CASES["train-genotype-run-damaged"] = Case(
+    lambda tmp, made: (damage(finished_search(tmp, made) / "result.json", "truncated"),
+                       ["train", "--genotype", str(tmp / "run"), *TRAIN[3:], *SYN, "--out", str(tmp / "new")])[1],
+    "result.json", run="run")
+CASES["train-genotype-code"] = Case(plain(["train", "--genotype", "__import__('os').system('true')", *TRAIN[3:], *SYN]),
+                                    "cannot read genotype")
+
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_one_clear_line(name, tmp_path, made, capsys, monkeypatch):
@@ -438,13 +494,16 @@ def test_bad_images_skip_is_honoured(argv, tmp_path, made, capsys, caplog):
     assert any("bad.jpg" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 
 
-def test_train_supernet_resume_rewrites_a_damaged_history(tmp_path, made, capsys):
-    """history.jsonl is derived from the checkpoint: a damaged copy is rewritten, not trusted (formerly kept)."""
-    run = copied(made, "supernet", tmp_path)
-    good = (run / "history.jsonl").read_text()
-    damage(run / "history.jsonl", "truncated")
-    assert opscore([*SUPERNET, *SYN, "--out", str(run), "--resume"]) == 0, capsys.readouterr().err
-    assert (run / "history.jsonl").read_text().splitlines()[0] == good.splitlines()[0]
+@pytest.mark.parametrize("cmd,name", [("supernet", "history.jsonl"), ("train", "metrics.jsonl")])
+def test_resume_rewrites_a_damaged_journal_from_the_checkpoint(cmd, name, tmp_path, made, capsys):
+    """history.jsonl / metrics.jsonl are derived from the checkpoint: a damaged copy is rewritten, not trusted
+    (train-supernet formerly kept it damaged and exited 0)."""
+    run = copied(made, cmd, tmp_path)
+    good = (run / name).read_text()
+    damage(run / name, "truncated")
+    argv = SUPERNET if cmd == "supernet" else TRAIN
+    assert opscore([*argv, *SYN, "--out", str(run), "--resume"]) == 0, capsys.readouterr().err
+    assert (run / name).read_text() == good
 
 
 def test_resume_of_a_mistyped_out_says_nothing_was_found(tmp_path, made, capsys, caplog):
