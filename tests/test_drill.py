@@ -510,3 +510,17 @@ def test_resume_of_a_mistyped_out_says_nothing_was_found(tmp_path, made, capsys,
     """--resume on a folder holding no run warns that nothing was found to resume, then starts afresh."""
     assert opscore([*SEARCH, *SYN, "--out", str(tmp_path / "typo"), "--resume"]) == 0
     assert any("nothing to resume" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("name", ["resume-search-proposals.json-wrong-shape", "data-search-truncated",
+                                  "env-search-tpu"])
+def test_as_a_process_the_last_stderr_line_is_the_error(name, tmp_path, made):
+    """In a real process (log lines on stderr too) the error is still the last line and nothing is a traceback."""
+    import subprocess
+    import sys
+    argv = CASES[name].argv(tmp_path, made)
+    proc = subprocess.run([sys.executable, "-m", "search", *argv], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert lines[-1].startswith("opscore search: error: ") and CASES[name].needle.lower() in lines[-1].lower()
