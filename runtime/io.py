@@ -2,6 +2,7 @@
 valid files. New files get the user's normal permissions (0666 less the umask), not mkstemp's 0600."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -16,11 +17,30 @@ def _umask() -> int:
     return mask
 
 
+class WriteError(OSError):
+    """A file the run cannot write (full or read-only file system, no permission); the line names it and the fix."""
+
+
+_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def write_error(path: str | os.PathLike, e: OSError) -> WriteError:
+    """The one-line WriteError for `path` from the OSError `e` of writing it (keeps `e.errno`)."""
+    fix = "free some space" if e.errno in _SPACE else "make it writable"
+    err = WriteError(f"cannot write {path}: {e.strerror or e}; {fix} or choose another --out")
+    err.errno = e.errno
+    return err
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call `write(f)` on a binary temporary file beside `path`, sync it, then rename it over `path`."""
+    """Call `write(f)` on a binary temporary file beside `path`, sync it, then rename it over `path`; an OSError
+    on the way (full or read-only file system) is a WriteError naming `path`, and no temporary file is left."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise write_error(path, e) from e
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -28,8 +48,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise write_error(path, e) from e
         raise
 
 
@@ -58,10 +80,13 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 def append_line(path: str | os.PathLike, line: str) -> None:
     """Append one line and sync it (journals such as progress.jsonl: a kill tears at most the last line)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line.rstrip("\n") + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line.rstrip("\n") + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(path, e) from e
 
 
 def read_journal(path: str | os.PathLike, valid: Callable[[int, Any], bool] = lambda i, row: True,
@@ -79,7 +104,7 @@ def read_journal(path: str | os.PathLike, valid: Callable[[int, Any], bool] = la
                 row = json.loads(raw)
             except ValueError:
                 break
-            if not raw.endswith(b"\n") or not valid(len(rows), row):
+            if not raw.endswith(b"\n") or not _accepts(valid, len(rows), row):
                 break
             rows.append(row)
             good += len(raw)
@@ -87,6 +112,14 @@ def read_journal(path: str | os.PathLike, valid: Callable[[int, Any], bool] = la
         with open(path, "r+b") as f:
             f.truncate(good)
     return rows
+
+
+def _accepts(valid: Callable[[int, Any], bool], index: int, row: Any) -> bool:
+    """`valid(index, row)`, False for a row of another shape (one that makes the check itself fail)."""
+    try:
+        return bool(valid(index, row))
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        return False
 
 
 def json_safe(x: Any) -> Any:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RESULT = "result.json"
+_JSON_KIND = {list: "list", dict: "object", str: "string", int: "number", float: "number", bool: "boolean",
+              type(None): "null"}
 
 
 class RunFolderError(ValueError):
@@ -117,38 +119,50 @@ class RunFolder:
         """Whether the run wrote its result (the finished marker)."""
         return self.exists(RESULT)
 
-    def _damaged(self, name: str, why: str) -> RunFolderError:
+    def damaged(self, name: str, why: str) -> RunFolderError:
+        """The one-line error for file `name` of the folder that cannot be read back (`why`), naming the fix."""
         return RunFolderError(f"{self.path(name)} is damaged ({why}); delete it to redo that part of the run, "
                               "or choose another --out")
 
-    def read_json(self, name: str, default: Any = None) -> Any:
-        """A JSON file of the folder (`default` when absent); a damaged one is a one-line error naming it."""
+    def read_json(self, name: str, default: Any = None, kind: type | None = None) -> Any:
+        """A JSON file of the folder (`default` when absent); a damaged one, or one whose content is not a `kind`
+        (list or dict) when given, is a one-line error naming it."""
         p = self.path(name)
         if not p.exists():
             return default
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
-            raise self._damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise self.damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        if kind is not None and not isinstance(data, kind):
+            raise self.damaged(name, f"a JSON {_JSON_KIND.get(kind, kind.__name__)} expected, found "
+                                     f"{_JSON_KIND.get(type(data), type(data).__name__)}")
+        return data
 
-    def read_jsonl(self, name: str) -> list[Any]:
-        """Rows of a JSON-lines file of the folder ([] when absent)."""
+    def read_jsonl(self, name: str, keys: Sequence[str] = ()) -> list[Any]:
+        """Rows of a JSON-lines file of the folder ([] when absent); with `keys`, every row must be an object
+        holding them (else the file is damaged: a one-line error naming it)."""
         p = self.path(name)
         if not p.exists():
             return []
         try:
-            return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
         except (ValueError, UnicodeDecodeError) as e:
-            raise self._damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise self.damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        if keys:
+            for k, row in enumerate(rows, 1):
+                if not isinstance(row, dict) or any(key not in row for key in keys):
+                    raise self.damaged(name, f"row {k} is not an object with {', '.join(keys)}")
+        return rows
 
     def read_yaml(self, name: str) -> dict[str, Any]:
         """A YAML mapping of the folder (e.g. its settings)."""
         try:
             data = yaml.safe_load(self.path(name).read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise self._damaged(name, str(e).splitlines()[0]) from None
+            raise self.damaged(name, str(e).splitlines()[0]) from None
         if not isinstance(data, dict):
-            raise self._damaged(name, "not a mapping of settings")
+            raise self.damaged(name, "not a mapping of settings")
         return data
 
     # ------------------------------------------------------------------ atomic writes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -109,7 +110,7 @@ def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> An
                             f"{_example(name, inner, default)}, or leave it out for the default")
     if inner is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
         return float(value)
-    if not _fits(inner, value):
+    if not _fits(inner, value) or (inner is float and isinstance(value, float) and math.isnan(value)):
         raise SettingsError(f"{name} must be {_kind(inner)}, got {value!r} ({source}); "
                             f"{_fix(name, inner, value, default)}")
     if choices is not None and value not in choices:
@@ -154,12 +155,16 @@ def read_yaml_settings(path: str | Path, what: str = "config file") -> dict[str,
     """The mapping of a YAML settings file (`what` names it in errors), keys with dashes written with
     underscores."""
     p = Path(path)
+    if p.is_dir():
+        raise SettingsError(f"{what} {path} is a folder; give a YAML file")
     if not p.is_file():
         raise SettingsError(f"{what} {path} does not exist; check the path")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise SettingsError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}; fix the file") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{what} {path} is not UTF-8 text; give a YAML file") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{what} {path} must hold a mapping of settings (key: value lines)")
     return {str(k).replace("-", "_"): v for k, v in data.items()}

@@ -58,7 +58,9 @@ def run_proposal(space_name: str, order: str, seed: int, removal=None, **options
 
 
 def check_genotype(space, g: DartsGenotype, rows: list[dict]) -> None:
-    """2 distinct inputs per node, each through the op decided for that edge, never a dropped edge."""
+    """2 distinct inputs per node, each through the op decided for that edge, never a dropped edge; 'none' never
+    appears: a node that kept an edge decided 'none' takes instead its lowest other input whose weight (in
+    RobustDARTS's parser of the projected weights) is 0, through its first op other than 'none'."""
     decided = {r["edge"]: r["choice"] for r in rows if r["phase"] == "operation"}
     dropped = {r["dropped"] for r in rows if r["phase"] == "topology"}
     cand = space.candidates()
@@ -70,12 +72,16 @@ def check_genotype(space, g: DartsGenotype, rows: list[dict]) -> None:
             node = 2 + k
             (op_a, a), (op_b, b) = pairs[2 * k], pairs[2 * k + 1]
             assert a != b and 0 <= a < node and 0 <= b < node
+            kept = [j for j in range(node) if f"{ct}:{node}<-{j}" not in dropped]
+            assert len(kept) == 2
+            real = [j for j in kept if decided[f"{ct}:{node}<-{j}"] != "none"]
+            zero = [j for j in range(node) if j not in real]  # weight 0: kept with 'none', or dropped
+            expected = sorted(real + zero[: 2 - len(real)])
+            assert [a, b] == expected
             for op, j in ((op_a, a), (op_b, b)):
                 e = f"{ct}:{node}<-{j}"
-                assert e not in dropped and op == decided[e] and op in cand[e]
-        kept = {f"{ct}:{2 + k // 2}<-{j}" for k, (_, j) in enumerate(pairs)}
-        all_edges = {e for e in cand if e.startswith(ct)}
-        assert all_edges - kept == {e for e in dropped if e.startswith(ct)}
+                assert op == (decided[e] if j in real else next(o for o in cand[e] if o != "none"))
+                assert op != "none" and op in cand[e]
 
 
 @pytest.mark.parametrize("space_name, options", [("darts", {}), ("darts", {"include_none": True}),

@@ -235,3 +235,52 @@ def test_batched_scoring_equals_one_forward_per_perturbation(name):
             out[batched] = {e: sc.score_edge(e, (x, y)) for e in ("normal:3<-1", "reduce:2<-0", "reduce:5<-4")}
     for e, scores in out[False].items():
         assert out[True][e] == pytest.approx(scores, rel=1e-9, abs=1e-9)
+
+
+# RobustDARTS's parser (Zela et al. 2020; DARTS-PT, ZC-PT) ranks a node's inputs by their largest weight other than
+# 'none' and takes each input's best op other than 'none'. S3 ops per edge: none, skip_connect, sep_conv_3x3.
+S3_ALPHAS = {"normal:3<-0": [5.0, 0.0, 1.0],  # 'none' dominates; best other op sep_conv_3x3 at e^1/(e^5+1+e) ~ 0.018
+             "normal:3<-1": [0.0, 0.0, 2.0],  # sep_conv_3x3 ~ 0.79
+             "normal:3<-2": [0.0, 1.0, 0.0],  # skip_connect ~ 0.58
+             "normal:2<-1": [9.0, 2.0, 0.0]}  # 'none' dominates on a kept edge: its best other op is skip_connect
+ALL_SKIP_01 = [("skip_connect", 0), ("skip_connect", 1)]  # all-zero alphas: equal weights, inputs 0 and 1 first
+
+
+def test_darts_s3_alpha_derivation_leaves_none_out_as_robust_darts():
+    from scoring.scorers.darts_alpha import argmax_genotype
+    space = get_space("darts-s3")
+    state = space.new_state()
+    for e in state.edge_ids():
+        state.alphas[e] = torch.tensor(S3_ALPHAS.get(e, [0.0, 0.0, 0.0]))
+    g = argmax_genotype(space, state, "softmax")
+    # with 'none' the old rule kept (none, 0) on node 3 (strength 0.98) and (none, 1) on node 2
+    assert g.normal == [("skip_connect", 0), ("skip_connect", 1), ("sep_conv_3x3", 1), ("skip_connect", 2),
+                        *ALL_SKIP_01, *ALL_SKIP_01]
+    assert g.reduce == ALL_SKIP_01 * 4
+    assert state.undecided() == state.edge_ids()  # the state is left as it was
+
+
+def test_darts_s3_decided_none_is_parsed_as_robust_darts_parses_projected_weights():
+    """A kept edge decided 'none' weighs 0 like the removed ones, so the node's inputs are its other kept edge and
+    the lowest input at weight 0, which gets its first op other than 'none' (DARTS-PT's genotype() on the
+    projected weights)."""
+    space = get_space("darts-s3")
+    state = space.new_state()
+    kept = {2: {0: "sep_conv_3x3", 1: "skip_connect"}, 3: {0: "sep_conv_3x3", 1: "none"},
+            4: {2: "none", 3: "sep_conv_3x3"}, 5: {0: "sep_conv_3x3", 4: "skip_connect"}}
+    for ct in ("normal", "reduce"):
+        for i in range(2, 6):
+            for j in range(i):
+                e = f"{ct}:{i}<-{j}"
+                op = kept[i].get(j)
+                if op is None:
+                    state.set_active(e, [])
+                else:
+                    state.decide(e, op if ct == "normal" or op != "none" else "skip_connect")
+    g = space.genotype_from_state(state)
+    assert g.normal == [("sep_conv_3x3", 0), ("skip_connect", 1),
+                        ("sep_conv_3x3", 0), ("skip_connect", 1),  # input 1 ('none') ties with the removed 2
+                        ("skip_connect", 0), ("sep_conv_3x3", 3),  # input 2 ('none') loses the tie to removed 0
+                        ("sep_conv_3x3", 0), ("skip_connect", 4)]
+    assert g.reduce == [("sep_conv_3x3", 0), ("skip_connect", 1), ("sep_conv_3x3", 0), ("skip_connect", 1),
+                        ("skip_connect", 2), ("sep_conv_3x3", 3), ("sep_conv_3x3", 0), ("skip_connect", 4)]

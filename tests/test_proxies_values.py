@@ -288,6 +288,30 @@ def test_params_and_flops_by_hand():
     assert get_proxy("flops")(net, x, None) == 2 * (2 * 3 * 9 * 25) + 2 * (50 * 3)  # 2 FLOPs per multiply-add
 
 
+def test_flops_count_no_pooling_by_hand():
+    """AvgPool3x3 is a depthwise ones-kernel convolution inside, but pooling: the benchmarks' counters skip it."""
+    from supernet.ops import AvgPool3x3
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), AvgPool3x3(), nn.MaxPool2d(3, 1, 1), nn.Flatten(),
+                        nn.Linear(50, 3))
+    x = torch.randn(4, 3, 5, 5)
+    assert get_proxy("flops")(net, x, None) == 2 * (2 * 3 * 9 * 25) + 2 * (50 * 3)
+    assert not net[1]._forward_hooks and not net[1]._forward_pre_hooks  # the counter's hooks are gone
+
+
+def test_flops_of_an_all_pool_cell_equal_an_all_skip_cell():
+    """NB201 cells of avg_pool_3x3 and of skip_connect do the same convolution work (the stem, the reductions)."""
+    from train_final.metrics import count_flops
+    space = get_space("nb201")
+    cfg = NetConfig(channels=4, cells=1, num_classes=5)
+    nets = {op: space.build_network(space.parse_genotype(f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|"), cfg)
+            for op in ("avg_pool_3x3", "skip_connect", "nor_conv_1x1")}
+    x = torch.randn(2, 3, 8, 8)
+    flops = {op: get_proxy("flops")(net, x, None) for op, net in nets.items()}
+    assert flops["avg_pool_3x3"] == flops["skip_connect"] < flops["nor_conv_1x1"]
+    whole = {op: count_flops(net, 8, torch.device("cpu")) for op, net in nets.items()}
+    assert whole["avg_pool_3x3"] == whole["skip_connect"] == flops["skip_connect"]
+
+
 def test_params_counts_only_active_ops_of_a_supernet():
     space = get_space("nb201")
     state = space.new_state()

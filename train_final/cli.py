@@ -14,6 +14,7 @@ import yaml
 
 from runtime.checkpoint_file import CheckpointError
 from runtime.device import DeviceError
+from runtime.io import WriteError
 from runtime.progress import show_progress
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError, add_flags, check_values, given
@@ -28,7 +29,7 @@ from .run import RunPaths, train
 # user mistakes: one line on stderr, exit status 2, no traceback
 USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, SettingsError, DataError, GenotypeError,
                                                 UnknownNameError, RunFolderError, DeviceError, FileNotFoundError,
-                                                PermissionError, IsADirectoryError, CheckpointError)
+                                                PermissionError, IsADirectoryError, CheckpointError, WriteError)
 DEFAULT_RECIPES = {"nb201": "cifar10-nb201", "nb-macro": "cifar10-nb-macro", "darts": "cifar10-darts",
                    "mobilenet": "cifar10-mobilenet"}
 

@@ -133,6 +133,8 @@ def build_dataset(spec: DataSpec, split: str, augment: bool = False, cutout: int
     root = Path(spec.root).expanduser()
     from torchvision import datasets
 
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data root {root} is a file, not a folder; give the data folder")
     if spec.name in ("cifar10", "cifar100"):
         if not root.is_dir() and not spec.download:
             raise DataError(f"data root {root} does not exist (pass --download to fetch {spec.name})")

@@ -8,6 +8,8 @@ from PIL import Image
 
 # what a run does with an unreadable image: stop naming it, leave it out with a warning, or not look
 BAD_IMAGE_POLICIES = ("fail", "skip", "off")
+BAD_IMAGES_HELP = ("an image folder's unreadable images (each is decoded once before the run): fail naming the first, "
+                   "skip each with a warning, or off (no check)")
 
 
 def unreadable_reason(path: str) -> str | None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+
+from supernet.flops import forward_flops
 
 from .distributed import DistEnv, all_reduce_sum
 
@@ -43,12 +44,12 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_flops(model: nn.Module, image_size: int, device: torch.device) -> int:
-    """FLOPs of one eval-mode forward of a 3 x size x size image (torch FlopCounterMode: 2 per multiply-add)."""
+    """FLOPs of one eval-mode forward of a 3 x size x size image: convolutions and linear layers, 2 per
+    multiply-add, pooling not counted (supernet.flops)."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, 3, image_size, image_size, device=device))
+        with torch.no_grad():
+            return forward_flops(model, torch.zeros(1, 3, image_size, image_size, device=device))
     finally:
         model.train(was_training)
-    return int(counter.get_total_flops())

@@ -48,7 +48,7 @@ class Recipe:
     image_size: int = setting(32, "side of the training images", minimum=8)
     augment: bool = setting(True, "CIFAR: crop 32 pad 4 + flip; ImageNet: RandomResizedCrop + flip + jitter",
                             flag=False)
-    cutout: int = setting(0, "cutout side (0: off)")
+    cutout: int = setting(0, "cutout side (0: off)", minimum=0)
     val_split: float = setting(0.0, "hold out this fraction (< 1) or number of training images for model selection")
     synthetic_size: int = setting(512, "images of the synthetic training set", flag=False)
     workers: int = setting(2, "data-loader processes per training process")

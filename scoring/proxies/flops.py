@@ -1,10 +1,9 @@
 """flops: floating-point operations of one forward per image, by torch.utils.flop_counter (a baseline).
 
-FlopCounterMode counts the matmul/convolution family (2 FLOPs per multiply-add); element-wise work is
-not counted. Only executed ops count, so a supernet in any edit state counts its active ops. Measured
-on the first two images of the batch and divided by two, after one uncounted warm-up forward (so that
-lazily built constants, such as AvgPool3x3's cached count map, never count). Higher is better. Runs
-without autograd.
+Convolutions and linear layers count (2 FLOPs per multiply-add; supernet.flops); element-wise work and
+pooling do not, as in every benchmark's FLOP counter: AvgPool3x3's depthwise ones-kernel convolution is
+pooling. Only executed ops count, so a supernet in any edit state counts its active ops. Measured on the
+first two images of the batch and divided by two. Higher is better. Runs without autograd.
 """
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ from typing import Iterator
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+
+from supernet.flops import forward_flops
 
 from .base import PROXIES, Proxy, ScoreFn
 
@@ -26,11 +26,7 @@ class Flops(Proxy):
     def _session(self, model: nn.Module) -> Iterator[ScoreFn]:
         def evaluate(inputs: torch.Tensor, targets: torch.Tensor | None = None) -> float:
             x = inputs[:2]
-            counter = FlopCounterMode(display=False)
             with torch.no_grad():
-                model(x)  # warm-up: lazily built constants (e.g. AvgPool3x3's count map) are not the op's cost
-                with counter:
-                    model(x)
-            return float(counter.get_total_flops()) / x.shape[0]
+                return float(forward_flops(model, x)) / x.shape[0]
 
         yield evaluate

@@ -7,7 +7,7 @@ each node keeps its strongest edges, the DARTS derivation rule.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 
@@ -31,12 +31,13 @@ def candidate_weights(state: ArchState, edge: str, mixing: str = DEFAULT_EVAL_MI
 
 def argmax_genotype(space: SearchSpace, state: ArchState, mixing: str = DEFAULT_EVAL_MIXING) -> Any:
     """The DARTS derivation of the current alphas: argmax op per undecided edge, then the strongest
-    `keep` edges per topology group; the state is left as it was."""
+    `keep` edges per topology group (an edge's strength: its op's weight); the state is left as it was. In a
+    space whose genotypes hold no 'none' (DARTS's, RobustDARTS's parser) the argmax is over the other ops."""
     snap = state.snapshot()
     try:
         for e in state.undecided():
             w = candidate_weights(state, e, mixing)
-            state.decide(e, best({o: w[o] for o in state.active(e)}, e))
+            state.decide(e, best({o: w[o] for o in eligible(space, state.active(e))}, e))
         for group in space.topology_groups():
             live = [e for e in group.edges if state.active(e)]
             strength = {e: candidate_weights(state, e, mixing)[state.decided(e)] for e in live}  # type: ignore[index]
@@ -46,6 +47,14 @@ def argmax_genotype(space: SearchSpace, state: ArchState, mixing: str = DEFAULT_
         return space.genotype_from_state(state)
     finally:
         state.restore(snap)
+
+
+def eligible(space: SearchSpace, ops: Sequence[str]) -> list[str]:
+    """The ops a derivation may choose among `ops`: all but 'none' where the space's genotypes hold none (unless
+    'none' is all there is)."""
+    if space.genotype_without_none:
+        return [o for o in ops if o != "none"] or list(ops)
+    return list(ops)
 
 
 @SCORERS.register("darts-alpha")
@@ -67,11 +76,12 @@ class DartsAlpha(OperationScorer):
         return candidate_weights(self.ctx.state, edge, self.mixing)[op]
 
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:
+        """The weights of the active ops the derivation may choose (no 'none' where genotypes hold none)."""
         w = candidate_weights(self.ctx.state, edge, self.mixing)
-        return {op: w[op] for op in self.ctx.state.active(edge)}
+        return {op: w[op] for op in eligible(self.ctx.space, self.ctx.state.active(edge))}
 
     def score_edge_removal(self, edge: str, batch: Batch) -> float:
         """The strength of `edge`: the weight of its decided (or strongest active) op."""
         w = candidate_weights(self.ctx.state, edge, self.mixing)
         op = self.ctx.state.decided(edge)
-        return w[op] if op is not None else max(w[o] for o in self.ctx.state.active(edge))
+        return w[op] if op is not None else max(w[o] for o in eligible(self.ctx.space, self.ctx.state.active(edge)))

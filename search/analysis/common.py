@@ -53,12 +53,12 @@ def parse_seeds(text: str) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def scoring_batches(dataset_name: str, data_root: str | None, download: bool, batch_size: int, n: int,
-                    seed: int, device: torch.device) -> tuple[list[Batch], int]:
-    """`n` seeded minibatches of the training split (no augmentation) and the number of classes."""
+def scoring_batches(spec: DataSpec, batch_size: int, n: int, seed: int,
+                    device: torch.device) -> tuple[list[Batch], int]:
+    """`n` seeded minibatches of the training split of `spec` (no augmentation) and the number of classes."""
     if batch_size < 2:
         raise ConfigError(f"batch size must be at least 2, got {batch_size}")
-    dataset = build_dataset(DataSpec(dataset_name, data_root, download), "train", augment=False, seed=seed)
+    dataset = build_dataset(spec, "train", augment=False, seed=seed)
     if len(dataset) < batch_size:  # type: ignore[arg-type]
         raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {batch_size}")
     stream = BatchStream(dataset, batch_size, seed, device)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from runtime.seeds import OP_SCORING_ALPHA, OP_SCORING_DATA, SUPERNET_INIT, derive_seed
 from train_final.data import DataSpec
+from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
@@ -72,6 +73,7 @@ class OpScoringConfig:
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
     benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
     bn_mode: str = setting(ZCPT_BN_MODE, "BN statistics while scoring, as opscore search scores A_0",
@@ -159,7 +161,8 @@ def trained_scores(cfg: OpScoringConfig, space: SearchSpace, device: torch.devic
     """Raw scores and direction of every (edge, op) of the trained supernet `cfg.supernet` by the
     training-based scorers: its trained alphas (darts-alpha), and its validation accuracy with the op
     removed (darts-pt) or alone (disc-acc). No decision is made, so nothing is fine-tuned."""
-    src = SupernetSource(path=str(cfg.supernet), space=cfg.space, data=DataSpec(cfg.dataset, cfg.data_root, cfg.download),
+    data = DataSpec(cfg.dataset, cfg.data_root, cfg.download, bad_images=cfg.bad_images)
+    src = SupernetSource(path=str(cfg.supernet), space=cfg.space, data=data,
                          batch_size=cfg.batch_size, bn_mode=cfg.bn_mode, channels=cfg.channels, cells=cfg.cells,
                          accuracy_batches=cfg.accuracy_batches)
     loaded = load_for_search(src, space, device, num_classes)
@@ -196,9 +199,11 @@ def run_op_scoring(cfg: OpScoringConfig, out: str | Path, progress: bool = True)
     per_seed: dict[str, dict[str, dict[int, float]]] = {o: {n: {} for n in names} for o in ORACLES}
     pooled: dict[str, dict[str, list[float]]] = {o: {n: [] for n in names} for o in ORACLES}
     rows: list[list[Any]] = []
+    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download, bad_images=cfg.bad_images)
     for seed in tqdm(seeds, desc="seeds", disable=not progress):
-        (batch,), num_classes = scoring_batches(cfg.dataset, cfg.data_root, cfg.download, cfg.batch_size, 1,
-                                                derive_seed(seed, OP_SCORING_DATA), device)
+        (batch,), num_classes = scoring_batches(spec, cfg.batch_size, 1, derive_seed(seed, OP_SCORING_DATA), device)
+        if spec.bad_images == "fail":  # the images were checked: the next seeds need not decode them again
+            spec = replace(spec, bad_images="off")
         state = space.new_state()
         net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells,
                             num_classes=num_classes)

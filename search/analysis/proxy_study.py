@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
 from train_final.data import DataSpec, build_dataset
+from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
@@ -68,6 +69,7 @@ class ProxyStudyConfig(ValidatorSettings):
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
     benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
     bn_mode: str = setting("batch", "BN statistics while scoring", choices=BN_MODES)
@@ -133,7 +135,8 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     archs = sample_archs(bench, cfg.sample, cfg.seed)
     genotypes = [space.parse_genotype(a) for a in archs]
     device = resolve_device(cfg.device)
-    batches, num_classes = scoring_batches(cfg.dataset, cfg.data_root, cfg.download, cfg.batch_size, cfg.batches,
+    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download, bad_images=cfg.bad_images)
+    batches, num_classes = scoring_batches(spec, cfg.batch_size, cfg.batches,
                                            derive_seed(cfg.seed, PROXIES_DATA), device)
     run_dir = Path(out)
     if (run_dir / "result.json").exists():  # a finished study is never overwritten, resumed or not
@@ -144,7 +147,8 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
     vctx = None
     if validators:  # they train on the training split, every architecture from the same seed and batches
-        train_set = build_dataset(DataSpec(cfg.dataset, cfg.data_root, cfg.download), "train", augment=False,
+        checked = replace(spec, bad_images="off" if spec.bad_images == "fail" else spec.bad_images)  # checked above
+        train_set = build_dataset(checked, "train", augment=False,
                                   seed=cfg.seed)
         vctx = ValidationContext(space, train_set, num_classes, net_cfg, device, cfg.seed, cfg.batch_size)
 

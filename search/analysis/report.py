@@ -81,7 +81,18 @@ def read_run(path: str | Path) -> Run:
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"{p}: cannot read result.json/config.yaml ({str(e).splitlines()[0]}); leave it out") \
             from None
-    return Run(p, dict(settings), dict(result))
+    if not isinstance(result, dict) or not isinstance(settings, dict):
+        raise ConfigError(f"{p}: result.json and config.yaml must each hold a mapping; leave the run out")
+    for entry in ("benchmark", "sample_oracle"):
+        if not isinstance(result.get(entry) or {}, dict):
+            raise ConfigError(f"{p / 'result.json'}: {entry} is not a mapping of metrics; leave the run out")
+    for metric in ["seconds", "unique_candidates", *(f"{e}.{k}" for e in ("benchmark", "sample_oracle")
+                                                     for k in (result.get(e) or {}))]:
+        try:
+            metric_of(result, metric)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{p / 'result.json'}: {metric} is not a number; leave the run out") from None
+    return Run(p, settings, result)
 
 
 def group_runs(runs: Sequence[Run]) -> tuple[list[str], list[Group]]:

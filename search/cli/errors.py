@@ -7,6 +7,7 @@ import sys
 
 from runtime.checkpoint_file import CheckpointError
 from runtime.device import DeviceError
+from runtime.io import WriteError
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError
 from scoring.scorers.base import ScorerSetupError
@@ -19,12 +20,13 @@ from train_final.recipe import RecipeError
 
 from ..benchmarks import BenchmarkError
 from ..config import ConfigError
+from ..score_cache import ScoreCacheError
 from ..supernet_train.checkpoint import SupernetCheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     SettingsError, ConfigError, DataError, BenchmarkError, GenotypeError, UnknownNameError, ArchStateError,
-    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError,
-    CheckpointError, FileNotFoundError, PermissionError, IsADirectoryError,
+    ScoringError, RecipeError, SupernetCheckpointError, ScorerSetupError, RunFolderError, DeviceError, ScoreCacheError,
+    CheckpointError, WriteError, FileNotFoundError, PermissionError, IsADirectoryError,
 )
 
 USER_ERROR = 2

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, add_flags, given, load_settings, setting
 from train_final.data import DataSpec, build_dataset, num_classes_of
+from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..validators.threshold import ThresholdSettings, derive_threshold
 
@@ -19,6 +20,7 @@ class FearThresholdConfig:
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
     download: bool = setting(False, "allow downloading CIFAR")
+    bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
     seed: int = setting(0, "seed of the learner's weights and data order", minimum=0, maximum=SEED_MAX)
     epochs: int = setting(10, "training epochs of the shallow learner")
 
@@ -38,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings(FearThresholdConfig, None, given(args, FearThresholdConfig))
-    data = build_dataset(DataSpec(cfg.dataset, cfg.data_root, cfg.download), "train", augment=False, seed=cfg.seed)
+    spec = DataSpec(cfg.dataset, cfg.data_root, cfg.download, bad_images=cfg.bad_images)
+    data = build_dataset(spec, "train", augment=False, seed=cfg.seed)
     result = derive_threshold(data, num_classes_of(data), cfg.seed, ThresholdSettings(epochs=cfg.epochs))
     print(json.dumps({**result, "dataset": cfg.dataset}))
     return 0

@@ -70,7 +70,8 @@ class TenasPruning(Strategy):
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
         if s.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
-        self.saved = ctx.folder.read_jsonl(ROUNDS) if ctx.folder.resumed else []
+        self.saved = ctx.folder.read_jsonl(ROUNDS, keys=("phase", "pairs", "pruned", "seconds")) \
+            if ctx.folder.resumed else []
         if not ctx.folder.resumed and ctx.folder.writes:
             ctx.folder.path(ROUNDS).unlink(missing_ok=True)
         ctx.carry(sum(float(r["seconds"]) for r in self.saved))

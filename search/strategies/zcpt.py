@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from tqdm import tqdm
@@ -55,6 +56,40 @@ def read_validation_checkpoint(data: Any) -> tuple[dict[str, float], dict[str, d
     return dict(saved.get("totals", {})), dict(saved.get("details", {})), float(saved.get("seconds", 0.0))
 
 
+def read_validation_file(folder: RunFolder) -> tuple[dict[str, float], dict[str, dict[str, Any]], float]:
+    """`read_validation_checkpoint` of the folder's validation.json; one of another shape is damaged."""
+    try:
+        return read_validation_checkpoint(folder.read_json(VALIDATION, kind=dict))
+    except (TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, RunFolderError):
+            raise
+        raise folder.damaged(VALIDATION, "not the scores of validated candidates") from None
+
+
+def read_proposals(folder: RunFolder) -> list[Proposal]:
+    """The finished proposals of proposals.json ([] when absent); one of another shape is damaged."""
+    try:
+        return [Proposal(**p) for p in folder.read_json(PROPOSALS, [], kind=list)]
+    except TypeError:
+        raise folder.damaged(PROPOSALS, "not a list of finished proposals") from None
+
+
+def uninformed_decisions(rows: list[dict[str, Any]]) -> str | None:
+    """Why the proposals are arbitrary picks (every score of every decision -inf or NaN), or None."""
+    values = []
+    for r in rows:
+        for v in dict(r.get("scores") or {}).values():
+            try:
+                values.append(float(v))  # NaN and inf read back from decisions.jsonl as text
+            except (TypeError, ValueError):
+                continue
+    if not values or any(not math.isnan(v) and v > -math.inf for v in values):
+        return None
+    return (f"every score of the {len(rows)} proposal decisions is -inf or NaN: the scores carry no information "
+            "(for a data-dependent proxy such as nwot, check that the scoring images differ), so the genotype is "
+            "an arbitrary pick, not a search result")
+
+
 # settings that change only the validation stage (and where the result goes), not the proposals
 VALIDATION_ONLY = frozenset({f.name for f in fields(ValidatorSettings)} | set(BENCHMARK_SETTINGS) | {
     "validation_batches", "val_channels", "val_cells", "out", "proposals_from"})
@@ -70,11 +105,11 @@ def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig
     if diff:
         raise RunFolderError(f"--proposals-from {source.root}: its proposal settings differ ({', '.join(diff)}); "
                              "only validation settings may change")
-    proposals = source.read_json(PROPOSALS)
+    proposals = source.read_json(PROPOSALS, kind=list)
     if len(proposals) < settings.iterations:
         raise RunFolderError(f"--proposals-from {source.root} has {len(proposals)} of {settings.iterations} proposal "
                              "iterations finished; finish it first (opscore search --resume)")
-    folder.write_jsonl(DECISIONS, source.read_jsonl(DECISIONS))
+    folder.write_jsonl(DECISIONS, source.read_jsonl(DECISIONS, keys=("iteration",)))
     folder.write_json(PROPOSALS, proposals)
     log.info("proposals: %d taken from %s", len(proposals), source.root)
 
@@ -103,7 +138,7 @@ class ZeroCostPT(Strategy):
         self.a0 = self.state.snapshot()
         if s.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
             adopt_proposals(ctx.folder, RunFolder(Path(s.proposals_from), writes=False), s)
-        done = [Proposal(**p) for p in ctx.folder.read_json(PROPOSALS, [])] if ctx.workers.is_main else []
+        done = read_proposals(ctx.folder) if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
         self.proposals: list[Proposal] = []
         self.validation_seconds = 0.0
@@ -111,7 +146,11 @@ class ZeroCostPT(Strategy):
     # ------------------------------------------------------------------ propose
     def _step_checkpoint(self, ctx: SearchContext, iteration: int) -> tuple[list[dict], Callable[[dict], None]]:
         """The step records of `iteration` saved by an interrupted run (if any), and the sink that saves them."""
-        saved = ctx.folder.read_json(STEPS, {})
+        saved = ctx.folder.read_json(STEPS, {}, kind=dict)
+        if saved and (not isinstance(saved.get("iteration"), int) or not isinstance(saved.get("steps"), list)
+                      or not all(isinstance(r, dict) and {"scores", "choice", "evaluations"} <= r.keys()
+                                 for r in saved["steps"])):
+            raise ctx.folder.damaged(STEPS, "not an iteration number with a list of decision steps")
         steps: list[dict] = list(saved.get("steps", [])) if saved.get("iteration") == iteration else []
         if steps:
             log.info("proposal %d: resuming after %d recorded decision steps", iteration, len(steps))
@@ -123,7 +162,8 @@ class ZeroCostPT(Strategy):
 
     def propose(self, ctx: SearchContext) -> list[str]:
         s, folder, workers, done = ctx.settings, ctx.folder, ctx.workers, self.done
-        old_rows = [r for r in folder.read_jsonl(DECISIONS) if r["iteration"] < len(done)] if done else []
+        old_rows = [r for r in folder.read_jsonl(DECISIONS, keys=("iteration",)) if r["iteration"] < len(done)] \
+            if done else []
         sequential = workers.world == 1
         decisions = DecisionLog((lambda rows: folder.write_jsonl(DECISIONS, rows)) if sequential else None)
         decisions.rows = old_rows if sequential else []
@@ -163,6 +203,7 @@ class ZeroCostPT(Strategy):
             folder.write_jsonl(DECISIONS, old_rows + rows)
             for q in mine:
                 ctx.writer.add_scalar("proposal/seconds", q.seconds, q.iteration)
+        self.decision_rows = decisions.rows if sequential else old_rows + rows
         self.proposals = proposals
         return list(dict.fromkeys(p.genotype for p in proposals))
 
@@ -184,8 +225,7 @@ class ZeroCostPT(Strategy):
         vctx = ValidationContext(ctx.space, ctx.dataset, ctx.num_classes, net_cfg, ctx.device, s.seed, s.batch_size,
                                  s.channels_last, self.proxy, batches)
         sequential = workers.world == 1
-        done, details, carried = read_validation_checkpoint(folder.read_json(VALIDATION)) if sequential \
-            else ({}, {}, 0.0)
+        done, details, carried = read_validation_file(folder) if sequential else ({}, {}, 0.0)
         ctx.carry(carried)
         t_val -= carried  # validation seconds spent before a kill count
         if done:
@@ -215,6 +255,17 @@ class ZeroCostPT(Strategy):
         return {g: totals[g] for g in candidates}
 
     # ------------------------------------------------------------------ report
+    def report(self, ctx: SearchContext, candidates: list[str], scores: Mapping[str, float]) -> dict[str, Any]:
+        """The common result; a single candidate whose every decision scored all its options -inf or NaN is an
+        arbitrary pick too (`no_signal`), though validation had nothing to choose from."""
+        result = super().report(ctx, candidates, scores)
+        if "no_signal" not in result and len(candidates) == 1:
+            silent = uninformed_decisions(self.decision_rows)
+            if silent:
+                log.warning("%s", silent)
+                result["no_signal"] = silent
+        return result
+
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         s, first = ctx.settings, self.proposals[0]
         out: dict[str, Any] = {

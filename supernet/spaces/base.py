@@ -47,6 +47,8 @@ class SearchSpace(ABC):
     """A search space; one subclass per module in `supernet.spaces`, registered by name."""
 
     name: ClassVar[str] = ""  # set by SPACES.register
+    # 'none' never enters a genotype (DARTS's and RobustDARTS's parser: inputs ranked and ops chosen without it)
+    genotype_without_none: ClassVar[bool] = False
 
     @abstractmethod
     def candidates(self) -> dict[str, tuple[str, ...]]:

@@ -7,7 +7,7 @@ This module also re-exports the genotype and network API used by retraining.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -30,6 +30,8 @@ IMAGENET_MIN_INPUT = 65  # build_network picks NetworkImageNet for inputs larger
 @SPACES.register("darts")
 class DartsSpace(SearchSpace):
     """DARTS CNN space; subclasses change only `edge_ops` (the RobustDARTS subspaces)."""
+
+    genotype_without_none: ClassVar[bool] = True
 
     def __init__(self, include_none: bool = False) -> None:
         self.include_none = bool(include_none)
@@ -56,7 +58,10 @@ class DartsSpace(SearchSpace):
 
     def genotype_from_state(self, state: ArchState) -> DartsGenotype:
         """The decided op of the 2 surviving input edges of every node, inputs in ascending order (a removed
-        edge, active set empty, needs no decision)."""
+        edge, active set empty, needs no decision). 'none' never enters the genotype: as RobustDARTS's parser
+        reads the projected weights (1 on a kept edge's op, 0 elsewhere; DARTS-PT), each node takes its inputs
+        by their largest weight other than 'none', so an input kept with 'none' ranks with the removed ones
+        (ties: the lower input first), and an input taken at weight 0 gets its first op other than 'none'."""
         missing = [e for e in state.undecided() if state.active(e)]
         if missing:
             raise ValueError(f"edges not decided yet: {missing}")
@@ -72,6 +77,11 @@ class DartsSpace(SearchSpace):
                     op = state.decided(e)
                     if state.active(e) != (op,):
                         raise ValueError(f"edge {e} is decided as {op!r} but runs {state.active(e)}")
+                strength = {j: 0 if state.decided(e := edge_id(ct, i, j)) in (None, "none") or not state.active(e)
+                            else 1 for j in range(i)}
+                for j in sorted(sorted(range(i), key=lambda j: -strength[j])[:2]):
+                    e = edge_id(ct, i, j)
+                    op = state.decided(e) if strength[j] else next(o for o in state.candidates(e) if o != "none")
                     pairs.append((op, j))  # type: ignore[arg-type]
             cells[ct] = pairs
         return DartsGenotype(cells["normal"], list(DEFAULT_CONCAT), cells["reduce"], list(DEFAULT_CONCAT))
