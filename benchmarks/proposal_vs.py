@@ -46,7 +46,7 @@ def ours_once(args: argparse.Namespace) -> None:
     space = get_space(args.space)
     dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512),
                                      image_size=args.image_size or 32), "train")
-    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10)
+    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10, args.image_size or 32)
     a0 = state.snapshot()
     with scorer.session():
         for i in range(args.iterations):

@@ -65,6 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--space", default="nb201")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--image-size", type=int, default=32, help="side of the (synthetic or resized) images")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--validation-batches", type=int, default=100, help="V for the per-candidate validation time")
@@ -87,14 +88,15 @@ def main() -> None:
     device = resolve_device(args.device)
     cfg = SearchConfig(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
                        channels_last=args.channels_last, dataset="imagefolder" if args.data_root else "synthetic",
-                       data_root=args.data_root, batched=args.batched)
+                       data_root=args.data_root, batched=args.batched, image_size=args.image_size)
     space = get_space(args.space)
-    dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512)),
-                            "train")
-    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10)
+    dataset = build_dataset(DataSpec(cfg.dataset, cfg.data_root, synthetic_size=max(4 * args.batch_size, 512),
+                                     image_size=args.image_size), "train")
+    state, supernet, scorer, proxy = build_scoring(scoring_settings(cfg), space, device, 10, args.image_size)
     stream = BatchStream(dataset, args.batch_size, args.seed, device, args.channels_last)
     x, y = stream.next()
     print(f"device: {device} ({torch.get_num_threads()} CPU threads), space {args.space}, batch {args.batch_size}, "
+          f"{args.image_size} px, "
           f"channels_last={args.channels_last}, allocator {args.allocator}, torch {torch.__version__}")
 
     with proxy.forward_mode(supernet), torch.no_grad():  # the proxy's BN mode (and BN folding where it folds)
@@ -135,7 +137,8 @@ def main() -> None:
     candidates += [space.format_genotype(space.sample(rng)) for _ in range(args.candidates - len(candidates))]
     base = space.default_net_config("validation")
     batches = [stream.next() for _ in range(min(args.validation_batches, 10))]
-    vctx = ValidationContext(space, dataset, 10, NetConfig(base.channels, base.cells, 10), device, args.seed,
+    vctx = ValidationContext(space, dataset, 10, NetConfig(base.channels, base.cells, 10, input_size=args.image_size),
+                             device, args.seed,
                              args.batch_size, args.channels_last, proxy, batches)
     validator = VALIDATORS.create("proxy", settings=ValidatorSettings())
     validator.score(vctx, candidates[0])  # warm-up

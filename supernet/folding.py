@@ -80,6 +80,7 @@ class LinearOps:
 
     def __init__(self, parts: dict[str, tuple[nn.Module, nn.Conv2d, torch.Tensor, torch.Tensor]]) -> None:
         self.parts = parts
+        self._kernels: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # merged (weight, bias) per float mix
 
     def split(self, x: torch.Tensor, names: Sequence[str], weights: Sequence[Weight]
               ) -> tuple[torch.Tensor | None, list[str], list[Weight]]:
@@ -103,11 +104,16 @@ class LinearOps:
         """sum_o w_o conv_o(a) as one convolution where the geometries agree, else conv by conv."""
         convs = [self.parts[n][1] for n, _ in group]
         if len(group) > 1 and _mergeable(convs):
-            k = max(c.kernel_size[0] for c in convs)
-            weight = sum(w * _centred(self.parts[n][2], k) for n, w in group)
-            bias = sum(w * self.parts[n][3] for n, w in group)
             ref = max(convs, key=lambda c: c.kernel_size[0])
-            return F.conv2d(a, weight, bias, ref.stride, ref.padding, ref.dilation)
+            key = tuple(group) if all(isinstance(w, float) for _, w in group) else None
+            merged = self._kernels.get(key) if key is not None else None
+            if merged is None:
+                k = ref.kernel_size[0]
+                merged = (sum(w * _centred(self.parts[n][2], k) for n, w in group),
+                          sum(w * self.parts[n][3] for n, w in group))
+                if key is not None:
+                    self._kernels[key] = merged
+            return F.conv2d(a, merged[0], merged[1], ref.stride, ref.padding, ref.dilation)
         out: torch.Tensor | None = None
         for n, w in group:
             _, conv, weight, bias = self.parts[n]

@@ -45,13 +45,12 @@ class MixedOp(nn.Module):
             return None if is_zero_op(op) else op(x)
         alpha = self.alphas.get(self.edge) if self.alphas is not None else None
         weights = MIXING.get(self.mixing)(alpha, st.candidates, active)
-        equal = all(isinstance(w, float) for w in weights) and len(set(weights)) == 1
         linear = self.__dict__.get("linear_ops")  # set while BNs are folded (supernet.folding)
         if linear is not None:
-            merged, rest, rest_w = linear.split(x, active, [1.0] * len(active) if equal else weights)
+            merged, rest, rest_w = linear.split(x, active, weights)
             if merged is not None:
-                return self._add_rest(merged, x, rest, None if equal else rest_w, weights[0] if equal else None)
-        if equal:
+                return self._add_rest(merged, x, rest, rest_w)
+        if all(isinstance(w, float) for w in weights) and len(set(weights)) == 1:
             return self._equal_weight_sum(x, active, weights[0])
         out: torch.Tensor | None = None
         for name, w in zip(active, weights):
@@ -80,17 +79,14 @@ class MixedOp(nn.Module):
             out = y if out is None else out + y
         return out
 
-    def _add_rest(self, out: torch.Tensor, x: torch.Tensor, names: list[str], weights: list | None,
-                  scale: float | None) -> torch.Tensor:
-        """`out` (a fresh buffer: the merged linear ops) plus the other ops, each times its weight (or all of it
-        times `scale`)."""
-        for i, name in enumerate(names):
+    def _add_rest(self, out: torch.Tensor, x: torch.Tensor, names: list[str], weights: list) -> torch.Tensor:
+        """`out` (a fresh buffer: the merged linear ops, weighted) plus each other op times its weight, in place."""
+        for name, w in zip(names, weights):
             op = self.ops[name]
-            if is_zero_op(op):
-                continue
-            y = op(x)
-            out = out.add_(y) if weights is None else out.add_(y * weights[i])
-        return out if scale is None else out.mul_(scale)
+            if not is_zero_op(op):
+                y = op(x)
+                out = out.add_(y, alpha=w) if isinstance(w, float) else out.add_(y * w)
+        return out
 
     def _equal_weight_sum(self, x: torch.Tensor, active: tuple[str, ...], w: float) -> torch.Tensor | None:
         """w * sum of the op outputs with one multiply and in-place adds (uniform mixing)."""

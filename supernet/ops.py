@@ -67,6 +67,11 @@ class CachedReLU(nn.ReLU):
         return self.cache.relu(x)
 
 
+def relu(cache: ReLUCache | None = None) -> nn.ReLU:
+    """A ReLU module: rectifying through `cache` when given (an op's first ReLU, on a node's output)."""
+    return nn.ReLU(inplace=False) if cache is None else CachedReLU(cache)
+
+
 class ReLUConvBN(nn.Module):
     """ReLU -> Conv -> BN, the NB201 'nor_conv' op and residual-block unit."""
 
@@ -74,7 +79,7 @@ class ReLUConvBN(nn.Module):
                  affine: bool = True, relu_cache: ReLUCache | None = None) -> None:
         super().__init__()
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False) if relu_cache is None else CachedReLU(relu_cache),
+            relu(relu_cache),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )

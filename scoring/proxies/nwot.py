@@ -1,9 +1,9 @@
 """nwot: the NASWOT score (Mellor et al. 2021, eqs. 1-2), log|K_H| of the ReLU-code kernel.
 
 K_H[i, j] = N_A - d_H(c_i, c_j) = (C C^T + (1-C)(1-C)^T)[i, j] over the binary codes c of every
-ReLU unit's input. With +-1 codes S = 2C - 1 this is K_H = (S S^T + n) / 2, one matmul per code
-tensor. The matmul runs in float32 on column chunks of fewer than 2^24 units, so each entry is an
-exact integer, and is accumulated in float64. A tensor that enters several ReLUs within one forward
+ReLU unit's input. With G = C C^T, whose diagonal holds the row sums, this is K_H = n + 2G - G_ii - G_jj:
+one pass writing the 0/1 codes and one matmul per code tensor. The matmul runs in float32 on column
+chunks of fewer than 2^24 units, so each entry is an exact integer, and is accumulated in float64. A tensor that enters several ReLUs within one forward
 is coded once and counted with its multiplicity (found by tensor identity, for any space).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from supernet.modules import RELU_TYPES
 
 from .base import PROXIES, Evaluator, Proxy
 
-_EXACT_COLUMNS = 1 << 23  # |S S^T| entries stay below 2^24 in float32 per chunk
+_EXACT_COLUMNS = 1 << 23  # C C^T entries stay below 2^24 in float32 per chunk
 
 
 def _flat_in_memory_order(x: torch.Tensor) -> torch.Tensor:
@@ -33,18 +33,20 @@ def _flat_in_memory_order(x: torch.Tensor) -> torch.Tensor:
 
 
 def code_gram(x: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """(S S^T + n) / 2 in float64 for the +-1 ReLU codes of `x` (batch first): the Hamming kernel.
-
-    With `groups` > 1 the batch holds that many groups and a (groups, B, B) stack is returned."""
-    s = _flat_in_memory_order(x)
-    n = s.shape[1]
-    s = s.gt(0).to(torch.float32).mul_(2.0).sub_(1.0).view(groups, -1, n)
-    acc = torch.zeros(groups, s.shape[1], s.shape[1], dtype=torch.float64, device=x.device)
+    """K_H = n + 2 C C^T - r_i - r_j in float64 for the 0/1 ReLU codes C of `x` (batch first; r the row sums,
+    the diagonal of C C^T): the Hamming kernel. With `groups` > 1 the batch holds that many groups and a
+    (groups, B, B) stack is returned."""
+    flat = _flat_in_memory_order(x)
+    n = flat.shape[1]
+    c = torch.gt(flat, 0, out=torch.empty(flat.shape, dtype=torch.float32, device=x.device))  # codes, one pass
+    c = c.view(groups, -1, n)
+    g = torch.zeros(groups, c.shape[1], c.shape[1], dtype=torch.float64, device=x.device)
     for start in range(0, n, _EXACT_COLUMNS):
-        part = s[:, :, start:start + _EXACT_COLUMNS]
-        acc += torch.bmm(part, part.transpose(1, 2)).to(torch.float64)
-    acc = (acc + n) / 2
-    return acc[0] if groups == 1 else acc
+        part = c[:, :, start:start + _EXACT_COLUMNS]
+        g += torch.bmm(part, part.transpose(1, 2)).to(torch.float64)
+    r = torch.diagonal(g, dim1=1, dim2=2)
+    k = (2 * g).sub_(r.unsqueeze(2)).sub_(r.unsqueeze(1)).add_(n)
+    return k[0] if groups == 1 else k
 
 
 def logdet_score(kernel: torch.Tensor) -> float:

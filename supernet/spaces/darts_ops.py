@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import AvgPool3x3, ReLUConvBN, Zero
+from ..ops import AvgPool3x3, ReLUCache, ReLUConvBN, Zero, relu
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
              "dil_conv_3x3", "dil_conv_5x5")
@@ -24,10 +24,11 @@ KNOWN_OPS = DARTS_OPS + EXTRA_OPS
 class SepConv(nn.Module):
     """Separable conv applied twice: (ReLU, dw kxk, pw 1x1, BN) x 2; only the first is strided."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool,
+                 relu_cache: ReLUCache | None = None) -> None:
         super().__init__()
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
+            relu(relu_cache),
             nn.Conv2d(c_in, c_in, kernel, stride, padding, groups=c_in, bias=False),
             nn.Conv2d(c_in, c_in, 1, bias=False),
             nn.BatchNorm2d(c_in, affine=affine),
@@ -45,10 +46,10 @@ class DilConv(nn.Module):
     """Dilated separable conv: ReLU, dilated depthwise kxk, pointwise 1x1, BN."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int,
-                 affine: bool) -> None:
+                 affine: bool, relu_cache: ReLUCache | None = None) -> None:
         super().__init__()
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
+            relu(relu_cache),
             nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in, bias=False),
             nn.Conv2d(c_in, c_out, 1, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
@@ -65,11 +66,11 @@ class FactorizedReduce(nn.Module):
     grid (for even sizes the padding is never sampled, so the result equals DARTS').
     """
 
-    def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, affine: bool, relu_cache: ReLUCache | None = None) -> None:
         super().__init__()
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
-        self.relu = nn.ReLU(inplace=False)
+        self.relu = relu(relu_cache)
         self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
@@ -114,43 +115,44 @@ class MaxPool3x3(nn.Module):
         return torch.maximum(torch.maximum(rows[0], rows[1]), rows[2])
 
 
-def _pool_max(c: int, stride: int, affine: bool) -> nn.Module:
+def _pool_max(c: int, stride: int, affine: bool, cache: ReLUCache | None) -> nn.Module:
     return MaxPool3x3(stride)
 
 
-def _pool_avg(c: int, stride: int, affine: bool) -> nn.Module:
+def _pool_avg(c: int, stride: int, affine: bool, cache: ReLUCache | None) -> nn.Module:
     return AvgPool3x3(stride)  # == AvgPool2d(3, stride, 1, count_include_pad=False), faster on CPU
 
 
-def _skip(c: int, stride: int, affine: bool) -> nn.Module:
-    return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)
+def _skip(c: int, stride: int, affine: bool, cache: ReLUCache | None) -> nn.Module:
+    return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, cache)
 
 
-_BUILDERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
-    "none": lambda c, s, a: Zero(s),
+_BUILDERS: dict[str, Callable[[int, int, bool, ReLUCache | None], nn.Module]] = {
+    "none": lambda c, s, a, r: Zero(s),
     "max_pool_3x3": _pool_max,
     "avg_pool_3x3": _pool_avg,
     "skip_connect": _skip,
-    "sep_conv_3x3": lambda c, s, a: SepConv(c, c, 3, s, 1, a),
-    "sep_conv_5x5": lambda c, s, a: SepConv(c, c, 5, s, 2, a),
-    "dil_conv_3x3": lambda c, s, a: DilConv(c, c, 3, s, 2, 2, a),
-    "dil_conv_5x5": lambda c, s, a: DilConv(c, c, 5, s, 4, 2, a),
-    "noise": lambda c, s, a: NoiseOp(s),
+    "sep_conv_3x3": lambda c, s, a, r: SepConv(c, c, 3, s, 1, a, r),
+    "sep_conv_5x5": lambda c, s, a, r: SepConv(c, c, 5, s, 2, a, r),
+    "dil_conv_3x3": lambda c, s, a, r: DilConv(c, c, 3, s, 2, 2, a, r),
+    "dil_conv_5x5": lambda c, s, a, r: DilConv(c, c, 5, s, 4, 2, a, r),
+    "noise": lambda c, s, a, r: NoiseOp(s),
 }
 
 
-def darts_op(name: str, channels: int, stride: int, affine: bool) -> nn.Module:
-    """One DARTS op on `channels` channels (output channels = input channels)."""
+def darts_op(name: str, channels: int, stride: int, affine: bool, relu_cache: ReLUCache | None = None) -> nn.Module:
+    """One DARTS op on `channels` channels (output channels = input channels); its first ReLU, which reads the
+    node's output, rectifies through `relu_cache` when given (every op leaving a node reads the same tensor)."""
     try:
         build = _BUILDERS[name]
     except KeyError:
         raise ValueError(f"unknown DARTS op {name!r}; ops are {', '.join(KNOWN_OPS)}") from None
-    return build(channels, stride, affine)
+    return build(channels, stride, affine, relu_cache)
 
 
-def search_op(name: str, channels: int, stride: int) -> nn.Module:
+def search_op(name: str, channels: int, stride: int, relu_cache: ReLUCache | None = None) -> nn.Module:
     """An op as it sits in the search supernet: BN(affine=False) everywhere, pools followed by BN."""
-    op = darts_op(name, channels, stride, affine=False)
+    op = darts_op(name, channels, stride, affine=False, relu_cache=relu_cache)
     if "pool" in name:
         op = nn.Sequential(op, nn.BatchNorm2d(channels, affine=False))
     return op

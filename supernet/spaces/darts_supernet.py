@@ -13,6 +13,7 @@ from torch import nn
 
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp
+from ..ops import ReLUCache
 from .darts_genotype import STEPS, edge_id, node_inputs
 from .darts_networks import reduction_layers
 from .darts_ops import preprocess, search_op
@@ -27,25 +28,27 @@ class SearchCell(nn.Module):
         self.reduction = cell_type == "reduce"
         self.preprocess0 = preprocess(c_prev_prev, c, reduction_prev, affine=False)
         self.preprocess1 = preprocess(c_prev, c, False, affine=False)
+        self.relu_cache = ReLUCache()  # the ops leaving a node rectify its output once per forward
         edges = {}
         for i, j in node_inputs(STEPS):
             e = edge_id(cell_type, i, j)
             stride = 2 if self.reduction and j < 2 else 1
-            ops = {o: search_op(o, c, stride) for o in state.candidates(e)}
+            ops = {o: search_op(o, c, stride, self.relu_cache) for o in state.candidates(e)}
             edges[f"{i}_{j}"] = MixedOp(e, ops, state, mixing, alphas)
         self.edges = nn.ModuleDict(edges)
         self.channels = c
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
-        for i in range(2, STEPS + 2):
-            node: torch.Tensor | None = None
-            for j in range(i):
-                y = self.edges[f"{i}_{j}"](states[j])
-                if y is not None:
-                    node = y if node is None else node + y
-            states.append(node if node is not None else self._zeros(states[1]))
-        return torch.cat(states[2:], dim=1)
+        with self.relu_cache.scope():
+            states = [self.preprocess0(s0), self.preprocess1(s1)]
+            for i in range(2, STEPS + 2):
+                node: torch.Tensor | None = None
+                for j in range(i):
+                    y = self.edges[f"{i}_{j}"](states[j])
+                    if y is not None:
+                        node = y if node is None else node + y
+                states.append(node if node is not None else self._zeros(states[1]))
+            return torch.cat(states[2:], dim=1)
 
     def _zeros(self, like: torch.Tensor) -> torch.Tensor:
         """A node every input of which is switched off: zeros of the node's shape."""
