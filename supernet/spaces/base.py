@@ -103,6 +103,14 @@ class SearchSpace(ABC):
         raise SpaceCapabilityError(f"space {self.name!r} does not implement state_from_genotype, so it cannot be "
                                    "sampled, mutated or enumerated; implement it in its module")
 
+    def genotype_ops(self) -> dict[str, tuple[str, ...]]:
+        """Edge -> the ops a genotype can hold there: the candidates, less 'none' where genotypes never hold it
+        (sampling, mutation, size and enumeration range over genotypes, not over supernet states)."""
+        cands = self.candidates()
+        if not self.genotype_without_none:
+            return cands
+        return {e: tuple(o for o in ops if o != "none") or ops for e, ops in cands.items()}
+
     def _kept_edges(self, rng: np.random.Generator) -> set[str]:
         """Uniformly drawn kept inputs: `keep` edges of every topology group, plus every edge outside groups."""
         grouped = {e for g in self.topology_groups() for e in g.edges}
@@ -116,10 +124,11 @@ class SearchSpace(ABC):
         """A genotype drawn uniformly from the space: kept inputs uniformly per node, then one op per kept
         edge uniformly (every genotype has probability 1/size())."""
         kept = self._kept_edges(rng)
+        ops = self.genotype_ops()
         state = self.new_state()
         for e in state.edge_ids():
             if e in kept:
-                cands = state.candidates(e)
+                cands = ops[e]
                 state.decide(e, cands[int(rng.integers(len(cands)))])
             else:
                 state.set_active(e, ())
@@ -129,8 +138,9 @@ class SearchSpace(ABC):
         """Every single-decision change of `genotype`: ('op', edge, new op) for a kept edge, and
         ('swap', kept edge, unkept edge) for a node of a topology group that swaps one input for another."""
         state = self.state_from_genotype(genotype)
+        ops = self.genotype_ops()
         moves = [("op", e, o) for e in state.edge_ids() if state.active(e)
-                 for o in state.candidates(e) if o != state.decided(e)]
+                 for o in ops[e] if o != state.decided(e)]
         for g in self.topology_groups():
             kept = [e for e in g.edges if state.active(e)]
             moves += [("swap", k, u) for k in kept for u in g.edges if u not in kept]
@@ -148,8 +158,8 @@ class SearchSpace(ABC):
             op = state.decided(a)
             state.set_active(a, ())
             state.edges[a].decided = None
-            cands = state.candidates(b)
-            state.set_active(b, cands)
+            cands = self.genotype_ops()[b]
+            state.set_active(b, state.candidates(b))
             state.decide(b, op if op in cands else cands[int(rng.integers(len(cands)))])
         return self.genotype_from_state(state)
 
@@ -164,7 +174,7 @@ class SearchSpace(ABC):
     def size(self) -> int:
         """The number of genotypes: op choices of the always-kept edges times, per topology group, the sum over
         its kept input sets of their op choices."""
-        cands = self.candidates()
+        cands = self.genotype_ops()
         grouped = {e for g in self.topology_groups() for e in g.edges}
         total = math.prod(len(cands[e]) for e in cands if e not in grouped)
         for g in self.topology_groups():
@@ -176,7 +186,7 @@ class SearchSpace(ABC):
         if self.size() > limit:
             raise SpaceCapabilityError(f"space {self.name!r} has {self.size():,} genotypes, more than {limit:,} to "
                                        "enumerate; sample it instead")
-        cands = self.candidates()
+        cands, full = self.genotype_ops(), self.candidates()
         groups = self.topology_groups()
         grouped = {e for g in groups for e in g.edges}
         for kept_sets in itertools.product(*(itertools.combinations(g.edges, g.keep) for g in groups)):
@@ -187,6 +197,6 @@ class SearchSpace(ABC):
                 for e in cands:
                     state.set_active(e, ())
                 for e, o in zip(order, ops):
-                    state.set_active(e, cands[e])
+                    state.set_active(e, full[e])
                     state.decide(e, o)
                 yield self.genotype_from_state(state)
