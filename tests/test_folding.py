@@ -1,6 +1,8 @@
 """supernet.folding: eval-mode BNs folded into their convolutions give the same forward, for every space."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
@@ -15,15 +17,15 @@ from supernet.spaces import SPACES
 from supernet.spaces.base import NetConfig
 
 
-class _CountBatchNorm(TorchFunctionMode):
-    """Counts F.batch_norm calls in a forward (an independent check of how many BNs still run)."""
+class _Count(TorchFunctionMode):
+    """Counts the calls of one torch function in a block (e.g. how many BNs or convolutions still run)."""
 
-    def __init__(self) -> None:
+    def __init__(self, target) -> None:
         super().__init__()
-        self.calls = 0
+        self.target, self.calls = target, 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func is F.batch_norm:
+        if func is self.target:
             self.calls += 1
         return func(*args, **(kwargs or {}))
 
@@ -43,7 +45,7 @@ def _trained_looking(net: nn.Module, seed: int) -> nn.Module:
 
 def _forward(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
     torch.manual_seed(0)  # darts-s4's noise op draws from the global generator
-    with torch.no_grad(), _CountBatchNorm() as count:
+    with torch.no_grad(), _Count(F.batch_norm) as count:
         y = net(x)
     return y, count.calls
 
@@ -106,19 +108,6 @@ def test_only_activation_proxies_fold_and_only_in_eval_mode():
     assert not any("forward" in m.__dict__ for m in net.modules())
 
 
-class _CountConv(TorchFunctionMode):
-    """Counts F.conv2d calls (the merged edge runs one convolution for its two conv ops)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func is F.conv2d:
-            self.calls += 1
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("mixing", ["uniform", "softmax"])
 def test_an_edges_conv_ops_merge_into_one_convolution(mixing):
     """NB201's edge ops with a shared (cached) ReLU: the 1x1 and 3x3 ReLU-conv-BN ops become one 3x3 convolution
@@ -140,20 +129,12 @@ def test_an_edges_conv_ops_merge_into_one_convolution(mixing):
         edge.ops[n].op[0].register_forward_pre_hook(lambda m, a, n=n: relu_calls.append(n))
     x = torch.randn(2, 4, 6, 6)
     for removed in (None, "skip_connect", "nor_conv_1x1", "avg_pool_3x3"):
-        with torch.no_grad(), cache.scope(), (state.perturb("e", removed) if removed else _nothing()):
+        with torch.no_grad(), cache.scope(), (state.perturb("e", removed) if removed else nullcontext()):
             want = edge(x)
             relu_calls.clear()
-            with folded_batch_norm(edge), _CountConv() as convs:
+            with folded_batch_norm(edge), _Count(F.conv2d) as convs:
                 got = edge(x)
         both = removed != "nor_conv_1x1"
         assert convs.calls == 1 + (removed != "avg_pool_3x3")  # the merged 3x3 (or the lone 3x3), the pool
         assert relu_calls == (["nor_conv_1x1", "nor_conv_3x3"] if both else ["nor_conv_3x3"])
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
