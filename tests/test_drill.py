@@ -248,20 +248,21 @@ def _report_out_file(tmp: Path, made: dict) -> list[str]:
     return ["report", str(run), "--out", str(tmp / "report")]
 
 
-def _train_resume_damaged(name: str, how: str) -> Callable:
+def _resume_damaged(kind: str, command: list[str], name: str, how: str) -> Callable:
+    """A copy of the finished `kind` run with `name` damaged `how`, resumed by `command`."""
     def build(tmp: Path, made: dict) -> list[str]:
-        run = copied(made, "train", tmp)
+        run = copied(made, kind, tmp)
         damage(run / name, how)
-        return [*TRAIN, *SYN, "--out", str(run), "--resume"]
+        return [*command, *SYN, "--out", str(run), "--resume"]
     return build
+
+
+def _train_resume_damaged(name: str, how: str) -> Callable:
+    return _resume_damaged("train", TRAIN, name, how)
 
 
 def _supernet_resume_damaged(name: str, how: str) -> Callable:
-    def build(tmp: Path, made: dict) -> list[str]:
-        run = copied(made, "supernet", tmp)
-        damage(run / name, how)
-        return [*SUPERNET, *SYN, "--out", str(run), "--resume"]
-    return build
+    return _resume_damaged("supernet", SUPERNET, name, how)
 
 
 def _proxies_resume_damaged(how: str) -> Callable:
