@@ -372,3 +372,35 @@ def test_batch_of_identical_images(name):
         assert value == pytest.approx(-(math.log(4 + EPS_K) + 1 / (4 + EPS_K)) - 3 * (math.log(EPS_K) + 1 / EPS_K))
     else:
         assert not math.isnan(value)
+
+
+def test_tenas_ntk_sets_aside_the_null_vector_of_batch_statistics():
+    """Conv -> BN on batch statistics -> global pooling -> linear (every DARTS supernet path ends so): each pooled
+    feature has zero batch mean, so sum_n J_n = 0 and the NTK is singular for any weights. kappa is the condition
+    number on the complement of the all-ones vector, computed here on an orthonormal basis Q of it: eig(Q^T T Q)."""
+    torch.manual_seed(8)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4, affine=False), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(4, 3)).double().train()
+    x = torch.randn(6, 3, 5, 5, dtype=torch.float64)
+    weights = [net[0].weight, net[4].weight]
+    rows = []
+    for i in range(6):
+        net.zero_grad()
+        net(x)[i].sum().backward()
+        rows.append(torch.cat([w.grad.reshape(-1) for w in weights]))
+    jac = torch.stack(rows)
+    assert float(jac.sum(0).norm()) < 1e-12 * float(jac.norm())  # the structural null vector
+    ntk = (jac @ jac.T).numpy()
+    q, _ = np.linalg.qr(np.concatenate([np.ones((6, 1)), np.random.default_rng(0).normal(size=(6, 5))], axis=1))
+    lam = np.linalg.eigvalsh(q[:, 1:].T @ ntk @ q[:, 1:])
+    assert ntk_condition_number(net, x, weights, batched=False) == pytest.approx(lam[-1] / lam[0], rel=1e-8)
+    # with a ReLU after the BN the batch mean is no longer zero: the ordinary condition number, all eigenvalues
+    relu_net = nn.Sequential(net[0], net[1], nn.ReLU(), *net[2:]).double().train()
+    rows = []
+    for i in range(6):
+        relu_net.zero_grad()
+        relu_net(x)[i].sum().backward()
+        rows.append(torch.cat([w.grad.reshape(-1) for w in weights]))
+    full = torch.linalg.eigvalsh(torch.stack(rows) @ torch.stack(rows).T)
+    assert ntk_condition_number(relu_net, x, weights, batched=False) == pytest.approx(float(full[-1] / full[0]),
+                                                                                     rel=1e-8)

@@ -4,7 +4,13 @@
   of the sum of image n's outputs w.r.t. the conv/linear weights (eigenvalues by torch.linalg.eigvalsh).
   A small kappa trains well (the paper minimises it). A rank-deficient NTK (lambda_min <= N * eps *
   lambda_max, eps of the gradients' dtype: the usual numerical-rank tolerance; e.g. identical images)
-  gives kappa = +inf.
+  gives kappa = +inf. One deficiency is structural and is set aside: when every path to the classifier
+  ends in a BatchNorm on batch statistics without a nonlinearity after it (the DARTS supernet: every op
+  ends in BN(affine=False), and global pooling and the linear classifier follow the cells), each feature
+  has zero batch mean, so sum_n f(x_n) does not depend on the weights, sum_n J_n = 0 and the all-ones vector
+  is a null vector of every such network's NTK (measured: |sum_n J_n| / |J_1| = 1e-5, lambda_min / lambda_max
+  = 1e-12 on DARTS at batch 16, so every candidate had kappa = inf). Then kappa is taken on the complement of
+  that vector (the smallest eigenvalue, the structural zero, is dropped) [D].
 * R = the number of linear regions: distinct activation patterns (the sign of every ReLU unit's input)
   among `lr_points` inputs. Random images, and even points spread along the whole segment between two
   images, land each in its own region of an NB201-sized network (R saturates at the number of points),
@@ -56,6 +62,11 @@ class TenasMeasure:
         return math.log(self.regions) - math.log(self.ntk_cond)
 
 
+# |sum_n J_n| / max_n |J_n| below this is the structural zero (float32 gradients through a DARTS supernet leave
+# 1e-5; a network whose features keep a batch mean gives order 1)
+_STRUCTURAL = 1e-3
+
+
 def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequence[torch.Tensor],
                          batched: bool | None = None) -> float:
     """lambda_max / lambda_min of J J^T (J_n = d sum(f(x_n)) / d W); +inf when J J^T is rank-deficient.
@@ -88,6 +99,8 @@ def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequen
     if not bool(torch.isfinite(jac).all()):
         return math.nan
     lam = torch.linalg.eigvalsh(jac @ jac.T)
+    if n > 2 and float(jac.sum(0).norm()) <= _STRUCTURAL * float(jac.norm(dim=1).max()):
+        lam = lam[1:]  # sum_n J_n = 0: the all-ones vector is a structural null vector (module doc)
     lo, hi = float(lam[0]), float(lam[-1])
     return math.inf if hi <= 0.0 or lo <= hi * tol else hi / lo
 
