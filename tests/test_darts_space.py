@@ -284,3 +284,23 @@ def test_darts_s3_decided_none_is_parsed_as_robust_darts_parses_projected_weight
                         ("sep_conv_3x3", 0), ("skip_connect", 4)]
     assert g.reduce == [("sep_conv_3x3", 0), ("skip_connect", 1), ("sep_conv_3x3", 0), ("skip_connect", 1),
                         ("skip_connect", 2), ("sep_conv_3x3", 3), ("sep_conv_3x3", 0), ("skip_connect", 4)]
+
+
+def test_darts_s3_genotypes_range_over_ops_other_than_none():
+    """darts-s3 offers {none, skip_connect, sep_conv_3x3} on every edge, but a genotype never holds 'none'
+    (RobustDARTS's parser): per cell, node k (inputs 2+k) keeps 2 of its inputs with 2 ops each, so
+    prod_k C(2+k, 2) * 2^2 = 4 * 12 * 24 * 40 = 46,080 cells, squared for normal and reduce; samples and
+    mutations hold no 'none'."""
+    import numpy as np
+
+    from supernet.spaces import SPACES
+
+    space = SPACES.create("darts-s3")
+    assert space.size() == 46_080 ** 2
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        g = space.sample(rng)
+        child = space.mutate(g, rng)
+        for genotype in (g, child):
+            assert all(op != "none" for op, _ in genotype.normal + genotype.reduce)
+        assert space.format_genotype(child) != space.format_genotype(g)
