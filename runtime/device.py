@@ -21,6 +21,10 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"--device {name}: no CUDA device is available here; use --device cpu (or auto)")
         if local_rank is not None:
+            if local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"process {local_rank} on this machine has no GPU of its own (there are "
+                                  f"{torch.cuda.device_count()}); start at most that many processes per machine "
+                                  "(torchrun --nproc-per-node) or use --device cpu")
             device = torch.device("cuda", local_rank)
         elif device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())

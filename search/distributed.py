@@ -2,7 +2,8 @@
 
 Launched with torchrun (RANK / WORLD_SIZE / LOCAL_RANK set), each rank runs the iterations
 i with i % world == rank; every iteration is seeded by (seed, i) alone, so the gathered result is
-identical to the sequential run. NCCL with CUDA, gloo on CPU. Only rank 0 writes files.
+identical to the sequential run. NCCL when the search runs on CUDA (one GPU per local rank), gloo on the
+CPU (also on a machine that has GPUs). Only rank 0 writes files.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from runtime.device import resolve_device
 
 T = TypeVar("T")
 
@@ -26,15 +29,17 @@ class Workers:
     owns_group: bool = False
 
     @classmethod
-    def from_env(cls) -> "Workers":
-        """From torchrun's variables; initialises the process group when there is more than one worker."""
+    def from_env(cls, device: str = "auto") -> "Workers":
+        """From torchrun's variables; initialises the process group when there is more than one worker, with
+        the backend of the device the search runs on (`device` as --device gives it)."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
         rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
         owns = False
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", rank=rank, world_size=world)
+            backend = "nccl" if resolve_device(device, local).type == "cuda" else "gloo"
+            dist.init_process_group(backend, rank=rank, world_size=world)
             owns = True
         return cls(rank, world, local, owns)
 

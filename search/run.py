@@ -32,7 +32,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
 
     Under torchrun the strategy spreads its work over the ranks (search.distributed); the result equals
     the sequential run's and only rank 0 writes files."""
-    workers = Workers.from_env()
+    workers = Workers.from_env(cfg.device)
     try:
         strategy = STRATEGIES.create(cfg.strategy)
         ctx = _open(cfg, Path(out), resume, progress, workers, strategy)

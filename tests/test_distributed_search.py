@@ -42,3 +42,29 @@ def test_two_workers_match_sequential(tmp_path):
     strip = lambda p: [{k: v for k, v in q.items() if k != "seconds"} for q in json.loads(p.read_text())]
     assert strip(tmp_path / "dist" / "proposals.json") == strip(tmp_path / "seq" / "proposals.json")
     assert (tmp_path / "dist" / "decisions.jsonl").read_text() == (tmp_path / "seq" / "decisions.jsonl").read_text()
+
+
+def test_backend_follows_the_search_device_not_the_machine(monkeypatch):
+    """A CPU search on a machine with GPUs joins with gloo (NCCL there put both ranks on one GPU and failed)."""
+    import torch
+    import torch.distributed as dist
+    from search.distributed import Workers
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, **kw: chosen.append(backend))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    w = Workers.from_env("cpu")
+    assert chosen == ["gloo"] and (w.rank, w.world, w.local_rank) == (1, 2, 1)
+
+
+def test_more_processes_than_gpus_is_one_clear_error(monkeypatch):
+    import pytest
+    import torch
+    from runtime.device import DeviceError, resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DeviceError, match="no GPU of its own.*nproc-per-node"):
+        resolve_device("cuda", local_rank=1)

@@ -374,6 +374,32 @@ def test_batch_of_identical_images(name):
         assert not math.isnan(value)
 
 
+def test_tenas_ntk_goes_row_by_row_where_vmap_has_no_kernel(monkeypatch):
+    """CUDA's channels-last conv backward has no vmap rule ('NYI ... inside of vmap', seen on an H200):
+    the batched NTK then falls back to the per-image backward and gives its value; other errors propagate."""
+    torch.manual_seed(7)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 25, 3)).double().train()
+    x = torch.randn(6, 3, 5, 5, dtype=torch.float64)
+    weights = [net[0].weight, net[4].weight]
+    looped = ntk_condition_number(net, x, weights, batched=False)
+    grad = torch.autograd.grad
+
+    def no_vmap(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("NYI: querying is_contiguous inside of vmap for memory_format other than "
+                               "torch.contiguous_format")
+        return grad(*args, **kwargs)
+    monkeypatch.setattr(torch.autograd, "grad", no_vmap)
+    assert ntk_condition_number(net, x, weights, batched=True) == looped
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+    monkeypatch.setattr(torch.autograd, "grad", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ntk_condition_number(net, x, weights, batched=True)
+
+
 def test_tenas_ntk_sets_aside_the_null_vector_of_batch_statistics():
     """Conv -> BN on batch statistics -> global pooling -> linear (every DARTS supernet path ends so): each pooled
     feature has zero batch mean, so sum_n J_n = 0 and the NTK is singular for any weights. kappa is the condition

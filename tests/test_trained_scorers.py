@@ -91,10 +91,10 @@ def test_darts_pt_fine_tunes_between_topology_decisions_too(tmp_path):
     """DARTS-PT (Wang et al. 2021, Alg. 1) tunes after every projection, op or topology, except the last."""
     space, data = ToyTopologySpace(), ToyData(256, seed=1)
     cfg = SupernetTrainConfig(space="toy", method="darts", epochs=2, batch_size=32, seed=0, lr=0.2,
-                              eval_batches=0, channels_last=False)
+                              eval_batches=0, channels_last=False, device="cpu")  # the count below is CPU's
     train_supernet(cfg, tmp_path / "sn", progress=False, space=space, dataset=data)
     scfg = SearchConfig(space="toy", scorer="darts-pt", supernet=str(tmp_path / "sn" / "supernet.pt"), batch_size=32,
-                        channels_last=False, tune_epochs=0.25, accuracy_batches=2)
+                        channels_last=False, tune_epochs=0.25, accuracy_batches=2, device="cpu")
     sc, loaded = _context(scfg, space, data)
     state = loaded.state
     calls = []

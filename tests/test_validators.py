@@ -169,7 +169,8 @@ def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
     table = hand_table(tmp_path)
     argv = ["proxies", *TINY, "--sample", "3", "--proxies", "params", "--validators", "tse-ema,fear", "--seed", "2",
             "--val-epochs", "2", "--val-steps-per-epoch", "2", "--fear-threshold", "0.1", "--fear-window", "1",
-            "--fear-stage2-steps", "1", "--benchmark-table", str(table)]
+            "--fear-stage2-steps", "1", "--benchmark-table", str(table),
+            "--device", "cpu"]  # compared below with a CPU recomputation
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert main([*argv, "--out", str(full)]) == 0
     res = json.loads((full / "result.json").read_text())

@@ -30,6 +30,7 @@ the two components.
 """
 from __future__ import annotations
 
+import logging
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from supernet.modules import BN_TYPES
 
 from .base import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad, scored_weights
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,22 @@ class TenasMeasure:
 _STRUCTURAL = 1e-3
 
 
+def _rows_vmapped(out: torch.Tensor, params: list[torch.Tensor]) -> tuple[torch.Tensor | None, ...] | None:
+    """Every row J_n in one vmapped backward, or None where a kernel has no batched rule (CUDA's channels-last
+    convolution backward: 'NYI ... inside of vmap'); the graph is kept so the caller can go row by row."""
+    n = out.shape[0]
+    picks = torch.zeros((n, *out.shape), dtype=out.dtype, device=out.device)
+    picks[torch.arange(n), torch.arange(n)] = 1.0  # row n of the batch, all its outputs
+    try:
+        return torch.autograd.grad(out, params, grad_outputs=picks, is_grads_batched=True, retain_graph=True,
+                                   allow_unused=True)
+    except RuntimeError as e:
+        if "vmap" not in str(e):
+            raise
+        log.debug("vmapped NTK rows unavailable (%s); computing them one by one", str(e).splitlines()[0])
+        return None
+
+
 def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequence[torch.Tensor],
                          batched: bool | None = None) -> float:
     """lambda_max / lambda_min of J J^T (J_n = d sum(f(x_n)) / d W); +inf when J J^T is rank-deficient.
@@ -81,12 +100,10 @@ def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, weights: Sequen
         if not weights or not out.requires_grad:
             return math.inf
         params = list(weights)
+        grads = None
         if batched if batched is not None else out.is_cuda:
-            picks = torch.zeros((n, *out.shape), dtype=out.dtype, device=out.device)
-            picks[torch.arange(n), torch.arange(n)] = 1.0  # row n of the batch, all its outputs
-            grads = torch.autograd.grad(out, params, grad_outputs=picks, is_grads_batched=True,
-                                        allow_unused=True)
-        else:
+            grads = _rows_vmapped(out, params)
+        if grads is None:
             rows = [torch.autograd.grad(out[i].sum(), params, retain_graph=i + 1 < n, allow_unused=True)
                     for i in range(n)]
             grads = tuple(None if rows[0][k] is None else torch.stack([r[k] for r in rows])
