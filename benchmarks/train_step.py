@@ -71,7 +71,7 @@ def images_per_second(args: argparse.Namespace, genotype: str, amp: str, channel
         train_one_epoch(model, itertools.repeat((x, y), args.steps), opt, scaler, s, env)
         sync(device)
         rates.append(args.steps * args.batch_size / (time.perf_counter() - t))
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
     return statistics.median(rates), peak, params, flops
 
 
@@ -103,9 +103,10 @@ def main() -> None:
     for mode in args.modes.split(","):
         amp, cl = parse_mode(mode.strip())
         rate, peak, params, flops = images_per_second(args, genotype, amp, cl, device)
-        tflops = 3 * flops * rate / 1e12 if flops else float("nan")
-        print(f"{mode:20s} {rate:9.1f} images/s  ~{tflops:6.1f} TFLOP/s (3x forward)  peak {peak:.2f} GiB  "
-              f"params {params:,}  forward {flops / 1e9:.2f} GFLOPs/image")
+        compute = (f"~{3 * flops * rate / 1e12:6.1f} TFLOP/s (3x forward, {flops / 1e9:.2f} GFLOPs/image)"
+                   if flops else "(FLOPs not counted: --no-flops)")
+        memory = f"peak {peak:.2f} GiB" if device.type == "cuda" else ""
+        print(f"{mode:20s} {rate:9.1f} images/s  {compute}  {memory}  params {params:,}")
 
 
 if __name__ == "__main__":

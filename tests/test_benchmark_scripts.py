@@ -40,3 +40,34 @@ def test_a_regex_that_matches_nothing_is_one_line():
                "--theirs-regex", r"took ([0-9.]+) s")
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "matched nothing" in out.stderr.strip().splitlines()[-1]
+
+
+TRAIN_STEP = SCRIPT.parent / "train_step.py"
+
+
+def test_train_step_reports_images_per_second_of_the_recipe_network():
+    """One token stands for every MobileNet layer; the network is the recipe's, with the classes asked for."""
+    import torch
+
+    from supernet.spaces import get_space
+    from supernet.spaces.base import NetConfig
+    out = subprocess.run([sys.executable, str(TRAIN_STEP), "--genotype", "k3e3", "--batch-size", "2", "--image-size",
+                          "32", "--num-classes", "10", "--steps", "1", "--repeats", "1", "--warmup", "1", "--modes",
+                          "none/contiguous,none/channels-last"], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    rows = re.findall(r"^(none/\S+)\s+([0-9.]+) images/s.*params ([0-9,]+)$", out.stdout, re.M)
+    assert [r[0] for r in rows] == ["none/contiguous", "none/channels-last"]
+    space = get_space("mobilenet")
+    net = space.build_network(space.parse_genotype(",".join(["k3e3"] * 21)),
+                              NetConfig(channels=40, num_classes=10, input_size=32))
+    expected = sum(p.numel() for p in net.parameters())
+    assert all(float(r[1]) > 0 and int(r[2].replace(",", "")) == expected for r in rows)
+    assert torch.cuda.is_available() or "GiB" not in out.stdout
+
+
+def test_train_step_bad_mode_is_one_line():
+    out = subprocess.run([sys.executable, str(TRAIN_STEP), "--modes", "fp32/x"], capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == ["error: mode 'fp32/x' is not AMP/LAYOUT with AMP none|bf16|fp16 and "
+                                               "LAYOUT contiguous|channels-last"]
