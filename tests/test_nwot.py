@@ -54,6 +54,25 @@ def test_code_gram_is_exact_hamming_kernel():
     assert torch.equal(code_gram(x), ref)
 
 
+@pytest.mark.parametrize("shape", [(5, 1), (7, 2), (2, 3, 4, 4), (64, 16, 8, 8), (33, 1000), (1, 9)])
+@pytest.mark.parametrize("groups", [1, "all"])
+def test_code_gram_int8_and_float_paths_equal_the_hamming_kernel(shape, groups, monkeypatch):
+    """Both matmul paths (int8 with int32 sums on the CPU, chunked float32 otherwise) give the exact kernel, one
+    unit included (where torch._int_mm misreads the transpose and the float path is taken), grouped too."""
+    from scoring.proxies import nwot
+    torch.manual_seed(2)
+    x = torch.randn(*shape)
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    g = shape[0] if groups == "all" else 1
+    c = (x.reshape(shape[0], -1) > 0).double().view(g, shape[0] // g, -1)
+    ref = c @ c.transpose(1, 2) + (1 - c) @ (1 - c).transpose(1, 2)
+    ref = ref[0] if g == 1 else ref
+    assert torch.equal(code_gram(x, g), ref)
+    monkeypatch.setattr(nwot, "_int8_gram", lambda codes: None)  # as where the kernel is missing
+    assert torch.equal(code_gram(x, g), ref)
+
+
 def test_identical_inputs_give_minus_inf():
     torch.manual_seed(0)
     net = TwoBranch()
