@@ -71,3 +71,20 @@ def test_train_step_bad_mode_is_one_line():
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == ["error: mode 'fp32/x' is not AMP/LAYOUT with AMP none|bf16|fp16 and "
                                                "LAYOUT contiguous|channels-last"]
+
+
+def test_gpu_checks_script_parses_and_its_flags_exist():
+    """benchmarks/gpu_checks.sh only runs where a GPU is lent: here it must at least parse, and every flag it
+    passes to a benchmark script must be one that script accepts (checked against its --help)."""
+    script = SCRIPT.parent / "gpu_checks.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    for name in ("train_step.py", "zcpt_speed.py"):
+        helptext = subprocess.run([sys.executable, str(SCRIPT.parent / name), "--help"], capture_output=True,
+                                  text=True).stdout
+        calls = [line.split(name, 1)[1] + " " + nxt for line, nxt in zip(text.splitlines(), text.splitlines()[1:] + [""])
+                 if f"benchmarks/{name}" in line]
+        flags = {f for call in calls for f in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", call)}
+        assert calls and flags, name
+        for f in flags:
+            assert f in helptext or f.replace("--no-", "--") in helptext, f"{name} has no {f}"
