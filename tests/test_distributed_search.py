@@ -3,6 +3,7 @@ import json
 import os
 import socket
 
+import pytest
 import torch.multiprocessing as mp
 
 from search.config import SearchConfig
@@ -12,12 +13,12 @@ TINY = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channel
             batch_size=8, iterations=3, validation_batches=2, seed=4, device="cpu")
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, out: str, extra: dict | None = None) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch
     torch.set_num_threads(1)
-    run_search(SearchConfig(**TINY).validate(), out, progress=False)
+    run_search(SearchConfig(**{**TINY, **(extra or {})}).validate(), out, progress=False)
 
 
 def _free_port() -> int:
@@ -26,15 +27,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_workers_match_sequential(tmp_path):
+# FEAR: its early rejection compares with the candidates before; spread over ranks, each is scored as if first
+# and the rule applied afterwards in candidate order (threshold and ratio chosen so that some are rejected)
+# (stage-1 steps of the 4 candidates on their own: 2, 8, 2, 13; rank 1 alone would keep the second)
+FEAR = dict(validator="fear", fear_threshold=0.15, fear_reject_ratio=1.0, val_epochs=2, val_steps_per_epoch=10,
+            fear_window=2, fear_stage2_steps=1, iterations=4)
+
+
+@pytest.mark.parametrize("extra", [{}, FEAR], ids=["proxy", "fear"])
+def test_two_workers_match_sequential(tmp_path, extra):
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same kernels as the workers, so results agree bit for bit
     try:
-        seq = run_search(SearchConfig(**TINY).validate(), tmp_path / "seq", progress=False)
+        seq = run_search(SearchConfig(**{**TINY, **extra}).validate(), tmp_path / "seq", progress=False)
     finally:
         torch.set_num_threads(threads)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "dist")), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "dist"), extra), nprocs=2, join=True)
     dist = json.loads((tmp_path / "dist" / "result.json").read_text())
     assert dist["workers"] == 2 and seq["workers"] == 1
     assert dist["genotype"] == seq["genotype"]
@@ -42,6 +51,13 @@ def test_two_workers_match_sequential(tmp_path):
     strip = lambda p: [{k: v for k, v in q.items() if k != "seconds"} for q in json.loads(p.read_text())]
     assert strip(tmp_path / "dist" / "proposals.json") == strip(tmp_path / "seq" / "proposals.json")
     assert (tmp_path / "dist" / "decisions.jsonl").read_text() == (tmp_path / "seq" / "decisions.jsonl").read_text()
+    cands = lambda run: [(c["genotype"], c["validation_score"]) for c in  # noqa: E731
+                         json.loads((tmp_path / run / "candidates.json").read_text())]
+    assert cands("dist") == cands("seq")
+    if extra:
+        reasons = [d.get("reason", "") for d in
+                   json.loads((tmp_path / "seq" / "validation.json").read_text())["details"].values()]
+        assert any("x the fastest" in r for r in reasons), reasons  # the order-dependent rule was exercised
 
 
 def test_backend_follows_the_search_device_not_the_machine(monkeypatch):

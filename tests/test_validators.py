@@ -107,6 +107,33 @@ def test_fear_early_rejects_by_the_ratio_rule():
     assert never.details["rejected"] and "stayed below 0.99" in never.details["reason"]
 
 
+@pytest.mark.parametrize("ratio", [1.0, 1.3])
+def test_fear_scored_independently_then_settled_equals_the_sequential_run(ratio):
+    """Candidates spread over processes are scored as if first, then the ratio rule is applied in candidate
+    order (`settle`): scores and details equal the sequential run's, for several orders."""
+    import itertools
+
+    from search.validators import validate_candidates
+    genotypes = ["signal-signal", "signal-noise", "noise-signal", "noise-noise"]
+    s = settings(fear_threshold=0.7, val_epochs=10, fear_reject_ratio=ratio)
+    free = VALIDATORS.create("fear", settings=s)
+    free.independent()
+    alone: dict = {}
+    scores = validate_candidates(free, context(), genotypes, details_out=alone)  # order-free: one pass serves all
+    steps = {g: alone[g]["stage1_steps"] for g in genotypes}
+    assert len(set(steps.values())) > 1 and free.fewest is not None  # the candidates differ in speed
+    rejected_somewhere = False
+    for order in list(itertools.permutations(genotypes))[::5]:
+        seq_details: dict = {}
+        seq = validate_candidates(VALIDATORS.create("fear", settings=s), context(), list(order),
+                                  details_out=seq_details)
+        settled = VALIDATORS.create("fear", settings=s).settle([(g, scores[g], alone[g]) for g in order])
+        assert {g: v[0] for g, v in settled.items()} == seq
+        assert {g: v[1] for g, v in settled.items()} == seq_details
+        rejected_somewhere |= any(d["rejected"] and "x the fastest" in d["reason"] for d in seq_details.values())
+    assert rejected_somewhere  # the rule was exercised
+
+
 def test_fear_restores_the_fastest_from_a_checkpoint():
     v = VALIDATORS.create("fear", settings=settings())
     v.restore({"a": {"rejected": False, "stage1_steps": 9}, "b": {"rejected": True, "stage1_steps": 3},

@@ -243,10 +243,19 @@ class ZeroCostPT(Strategy):
                     ctx.writer.add_scalar(f"validation/{k}/loss", r["loss"], i)
                     ctx.writer.add_scalar(f"validation/{k}/accuracy", r["accuracy"], i)
 
+        settle = not sequential and validator.order_dependent
+        if settle:  # each rank scores its share as if first; the order-dependent rule is applied afterwards
+            validator.independent()
+        my_details: dict[str, dict[str, Any]] = {}
         mine = validate_candidates(validator, vctx, workers.mine(candidates), done, details,
                                    sink if sequential else None, on_verdict,
-                                   lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress))
+                                   lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress),
+                                   details_out=my_details)
         totals = dict(workers.gather(list(mine.items())))
+        if settle:
+            all_details = dict(workers.gather(list(my_details.items())))
+            settled = validator.settle([(g, totals[g], all_details.get(g, {})) for g in candidates])
+            totals = {g: settled[g][0] for g in candidates}
         self.validation_seconds = time.perf_counter() - t_val
         for k, g in enumerate(candidates):
             ctx.writer.add_scalar("validation/score", totals[g], k)

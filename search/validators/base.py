@@ -108,12 +108,21 @@ class Validator(ABC):
 
     name: ClassVar[str] = ""
     needs_proxy: ClassVar[bool] = False
+    order_dependent: ClassVar[bool] = False  # a verdict depends on the candidates scored before it
 
     def __init__(self, settings: ValidatorSettings) -> None:
         self.settings = settings
 
     def restore(self, details: Mapping[str, Mapping[str, Any]]) -> None:
         """Take up the details of candidates an interrupted run already scored (state across candidates)."""
+
+    def independent(self) -> None:
+        """Score every candidate as if it came first (candidates spread over processes); `settle` then applies,
+        in candidate order, what depends on the candidates before."""
+
+    def settle(self, ordered: list[tuple[str, float, dict[str, Any]]]) -> dict[str, tuple[float, dict[str, Any]]]:
+        """(score, details) of each candidate, scored independently, as the sequential run in this order gives."""
+        return {g: (score, details) for g, score, details in ordered}
 
     @abstractmethod
     def score(self, ctx: ValidationContext, genotype: str) -> Verdict:

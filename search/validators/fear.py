@@ -28,9 +28,12 @@ def stage1_budget(cap: int, fewest: int | None, ratio: float) -> int:
 class FEAR(Validator):
     """Stage-2 training accuracy after reaching the threshold; early rejection by the ratio rule."""
 
+    order_dependent = True  # the ratio rule compares with the candidates before
+
     def __init__(self, settings: ValidatorSettings) -> None:
         super().__init__(settings)
         self.fewest: int | None = None  # stage-1 steps of the fastest candidate so far
+        self.early_reject = True  # off in `independent` mode: `settle` applies the rule afterwards
 
     def restore(self, details: Mapping[str, Mapping[str, Any]]) -> None:
         for d in details.values():
@@ -50,14 +53,11 @@ class FEAR(Validator):
         net = ctx.network(genotype)
         stream, per_epoch = training_stream(ctx, s)
         cap = s.val_epochs * per_epoch
-        allowed = stage1_budget(cap, self.fewest, s.fear_reject_ratio)
+        allowed = stage1_budget(cap, self.fewest if self.early_reject else None, s.fear_reject_ratio)
         stage1 = train_steps(net, stream, sgd(net.parameters(), s), cosine(s.val_lr, cap), allowed, "stage1",
                              self.reached)
         if not self.reached(stage1):
-            why = (f"stage 1 needed more than {allowed} steps ({s.fear_reject_ratio} x the fastest, "
-                   f"{self.fewest})" if allowed < cap else f"training accuracy stayed below {s.fear_threshold} "
-                                                          f"for {cap} steps (--val-epochs)")
-            return Verdict(-math.inf, {"rejected": True, "reason": why, "stage1_steps": len(stage1)}, stage1)
+            return Verdict(-math.inf, self._rejection(allowed, cap, self.fewest), stage1)
         self._seen(len(stage1))
         frozen = freeze_input_side(net, s.fear_freeze)
         trainable = [p for p in net.parameters() if p.requires_grad]
@@ -65,5 +65,32 @@ class FEAR(Validator):
                              s.fear_stage2_steps, "stage2")
         last = stage2[-min(s.fear_window, len(stage2)):] if stage2 else stage1[-s.fear_window:]
         acc = sum(float(r["accuracy"]) for r in last) / len(last)
-        return Verdict(acc, {"rejected": False, "stage1_steps": len(stage1), "frozen_tensors": len(frozen),
-                             "stage2_steps": len(stage2)}, stage1 + stage2)
+        return Verdict(acc, {"rejected": False, "stage1_steps": len(stage1), "stage1_cap": cap,
+                             "frozen_tensors": len(frozen), "stage2_steps": len(stage2)}, stage1 + stage2)
+
+    def _rejection(self, allowed: int, cap: int, fewest: int | None) -> dict[str, Any]:
+        """Details of a candidate whose stage 1 did not reach the threshold within `allowed` steps."""
+        why = (f"stage 1 needed more than {allowed} steps ({self.settings.fear_reject_ratio} x the fastest, "
+               f"{fewest})" if allowed < cap else f"training accuracy stayed below {self.settings.fear_threshold} "
+                                                  f"for {cap} steps (--val-epochs)")
+        return {"rejected": True, "reason": why, "stage1_steps": allowed, "stage1_cap": cap}
+
+    def independent(self) -> None:
+        self.early_reject = False
+
+    def settle(self, ordered: list[tuple[str, float, dict[str, Any]]]) -> dict[str, tuple[float, dict[str, Any]]]:
+        """The ratio rule in candidate order. Stage 1 stops at the first step that reaches the threshold, so a
+        candidate trained with the whole cap reached it at step t exactly when a budget of t or more would have:
+        rejected iff t exceeds the budget the candidates before leave it (and then only -inf and the details
+        differ; stage 2 never changes stage 1)."""
+        fewest: int | None = None
+        out: dict[str, tuple[float, dict[str, Any]]] = {}
+        for g, score, d in ordered:
+            cap = int(d["stage1_cap"])
+            allowed = stage1_budget(cap, fewest, self.settings.fear_reject_ratio)
+            if d.get("rejected") or int(d["stage1_steps"]) > allowed:
+                out[g] = (-math.inf, self._rejection(allowed, cap, fewest))
+            else:
+                fewest = int(d["stage1_steps"]) if fewest is None else min(fewest, int(d["stage1_steps"]))
+                out[g] = (score, d)
+        return out

@@ -13,10 +13,11 @@ def validate_candidates(validator: Validator, ctx: ValidationContext, genotypes:
                         done_details: Mapping[str, Mapping[str, Any]] | None = None,
                         sink: Sink | None = None,
                         on_verdict: Callable[[str, Verdict], None] | None = None,
-                        progress: Callable[[Iterable[str]], Iterable[str]] = lambda xs: xs) -> dict[str, float]:
+                        progress: Callable[[Iterable[str]], Iterable[str]] = lambda xs: xs,
+                        details_out: dict[str, dict[str, Any]] | None = None) -> dict[str, float]:
     """Score of each genotype (higher is better). Scores in `done` (a checkpoint, with their details) are
     taken as they are; after each new candidate `sink(scores, details)` persists the scores so far and
-    `on_verdict` receives its verdict (curves, TensorBoard)."""
+    `on_verdict` receives its verdict (curves, TensorBoard). `details_out` receives every candidate's details."""
     scores: dict[str, float] = {g: float(done[g]) for g in genotypes if done and g in done}
     details: dict[str, dict[str, Any]] = {g: dict(done_details[g]) for g in scores
                                           if done_details and g in done_details}
@@ -30,4 +31,6 @@ def validate_candidates(validator: Validator, ctx: ValidationContext, genotypes:
             on_verdict(g, verdict)
         if sink is not None:
             sink(dict(scores), dict(details))
+    if details_out is not None:
+        details_out.update(details)
     return {g: scores[g] for g in genotypes}
