@@ -243,13 +243,17 @@ def test_tenas_ntk_condition_number_by_hand():
     assert m.ntk_cond == pytest.approx(lam[-1] / lam[0], rel=1e-8)
 
 
-def test_tenas_ntk_batched_and_looped_backward_agree():
-    """The vmapped and the one-by-one per-image backward give the same NTK, with BN coupling the batch."""
+def _bn_coupled_toy():
+    """A conv-BN-ReLU-linear net in batch-statistics mode (BN couples the images), a batch of 6, its scored weights."""
     torch.manual_seed(7)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                         nn.Linear(4 * 25, 3)).double().train()
-    x = torch.randn(6, 3, 5, 5, dtype=torch.float64)
-    weights = [net[0].weight, net[4].weight]
+    return net, torch.randn(6, 3, 5, 5, dtype=torch.float64), [net[0].weight, net[4].weight]
+
+
+def test_tenas_ntk_batched_and_looped_backward_agree():
+    """The vmapped and the one-by-one per-image backward give the same NTK, with BN coupling the batch."""
+    net, x, weights = _bn_coupled_toy()
     looped = ntk_condition_number(net, x, weights, batched=False)
     assert ntk_condition_number(net, x, weights, batched=True) == pytest.approx(looped, rel=1e-9)
     rows = []  # brute force: per-image gradients through the whole batch's graph
@@ -377,11 +381,7 @@ def test_batch_of_identical_images(name):
 def test_tenas_ntk_goes_row_by_row_where_vmap_has_no_kernel(monkeypatch):
     """CUDA's channels-last conv backward has no vmap rule ('NYI ... inside of vmap', seen on an H200):
     the batched NTK then falls back to the per-image backward and gives its value; other errors propagate."""
-    torch.manual_seed(7)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(4 * 25, 3)).double().train()
-    x = torch.randn(6, 3, 5, 5, dtype=torch.float64)
-    weights = [net[0].weight, net[4].weight]
+    net, x, weights = _bn_coupled_toy()
     looped = ntk_condition_number(net, x, weights, batched=False)
     grad = torch.autograd.grad
 
