@@ -2,7 +2,9 @@
 # The GPU checks in one run (for a lent GPU machine with PyTorch installed; about 6 minutes on an H200):
 # training-step images/s of the ImageNet MobileNet recipe (fp32/bf16 x contiguous/channels-last), the grouped
 # (batched) perturbation path against the sequential one, an end-to-end search and a short training run on
-# CUDA, and the test suite with CUDA visible. Logs go to $OUT (default ./gpu-checks).
+# CUDA, and the test suite with CUDA visible. Logs go to $OUT (default ./gpu-checks). On an H200 the first run
+# took 9.5 minutes before the test-suite step (the suite alone: 95 s with 15 workers): give it the most time a
+# call allows, or run the steps in two calls.
 #   bash benchmarks/gpu_checks.sh
 set -u
 OUT=${OUT:-gpu-checks}
@@ -30,6 +32,12 @@ for spec in "nb201 64 32" "nb201 256 32" "darts 64 32" "mobilenet 64 32" "mobile
       --repeats 3 --warmup 1 --candidates 2 2>&1
   done
 done | tee "$OUT/zcpt_speed.txt"
+step "cuDNN autotuning (the search leaves it off): does it change the grouped MobileNet path?"
+for mode in --batched --no-batched; do
+  echo "-- mobilenet batch 64 32px $mode --cudnn-benchmark"
+  timeout 60 $PY benchmarks/zcpt_speed.py --device cuda --space mobilenet --batch-size 64 --image-size 32 $mode \
+    --cudnn-benchmark --repeats 3 --warmup 1 --candidates 2 2>&1
+done | tee -a "$OUT/zcpt_speed.txt"
 
 step "end-to-end search and training on CUDA (synthetic data)"
 timeout 90 $PY -m search search --space nb201 --dataset synthetic -N 2 -V 10 --seed 0 --device cuda --no-progress \

@@ -81,7 +81,10 @@ def main() -> None:
                     help="grouped forward of an edge's perturbations (default: the search's, on with CUDA)")
     ap.add_argument("--allocator", choices=("retain", "system"), default="retain",
                     help="as opscore's --allocator: retain freed memory (its default) or the C library's defaults")
+    ap.add_argument("--cudnn-benchmark", action=argparse.BooleanOptionalAction, default=False,
+                    help="let cuDNN time its convolution algorithms per shape (CUDA only; the search leaves it off)")
     args = ap.parse_args()
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     if args.allocator == "retain":
         retain_freed_memory()
 
