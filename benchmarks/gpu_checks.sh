@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU checks in one run (for a lent GPU machine with PyTorch installed; about 6 minutes on an H200):
+# The GPU checks in one run (for a lent GPU machine with PyTorch installed):
 # training-step images/s of the ImageNet MobileNet recipe (fp32/bf16 x contiguous/channels-last), the grouped
 # (batched) perturbation path against the sequential one, an end-to-end search and a short training run on
 # CUDA, and the test suite with CUDA visible. Logs go to $OUT (default ./gpu-checks). On an H200 the first run
