@@ -110,4 +110,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from search.cli.errors import USER_ERRORS
+    try:
+        main()
+    except USER_ERRORS as e:  # a wrong name, genotype, recipe or file: one line, as opscore gives it
+        raise SystemExit(f"error: {e}") from None

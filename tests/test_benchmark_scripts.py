@@ -1,5 +1,5 @@
-"""benchmarks/proposal_vs.py keeps working: it times our proposal iteration and another command's, and reports
-the ratio of the medians; a regex reads the other command's own per-iteration times."""
+"""The benchmark scripts keep working: proposal_vs.py times our proposal iteration against another command and
+reports the ratio of the medians; train_step.py and gpu_checks.sh run; bad names are one line."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "proposal_vs.py"
 
@@ -88,3 +90,16 @@ def test_gpu_checks_script_parses_and_its_flags_exist():
         assert calls and flags, name
         for f in flags:
             assert f in helptext or f.replace("--no-", "--") in helptext, f"{name} has no {f}"
+
+
+@pytest.mark.parametrize("script, args, needle", [
+    ("train_step.py", ["--genotype", "k9e9"], "unknown token 'k9e9'"),
+    ("train_step.py", ["--recipe", "nope"], "unknown recipe 'nope'"),
+    ("zcpt_speed.py", ["--space", "nope"], "unknown space 'nope'"),
+])
+def test_benchmark_scripts_bad_names_are_one_line(script, args, needle):
+    out = subprocess.run([sys.executable, str(SCRIPT.parent / script), *args], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
