@@ -110,8 +110,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from search.cli.errors import USER_ERRORS
-    try:
-        main()
-    except USER_ERRORS as e:  # a wrong name, genotype, recipe or file: one line, as opscore gives it
-        raise SystemExit(f"error: {e}") from None
+    from search.cli.errors import exit_on_user_error
+    exit_on_user_error(main)

@@ -4,6 +4,7 @@ scored -inf or NaN (4)."""
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
 from runtime.checkpoint_file import CheckpointError
 from runtime.device import DeviceError
@@ -30,6 +31,15 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 USER_ERROR = 2
+
+
+def exit_on_user_error(main: Callable[[], object]) -> None:
+    """Run a script's `main`; a user mistake (USER_ERRORS) ends it with one line and status 2, no traceback."""
+    try:
+        main()
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(USER_ERROR) from None
 LOOKUP_FAILED = 3  # the run's result.json is written; a benchmark lookup failed (its `benchmark_errors`)
 NO_SIGNAL = 4  # the run's result.json is written, but every candidate scored -inf or NaN (its `no_signal`)
 
