@@ -40,7 +40,7 @@ class SearchConfig(ValidatorSettings):
     bn_mode: str | None = setting(None, "BN statistics while scoring: 'eval' running statistics or 'batch' statistics "
                                         "(default: eval for zcpt, measured better; batch for naswot/random/evolution, "
                                         "as NASWOT scores networks)", choices=BN_MODES)
-    mixing: str = setting("uniform", "mixing rule of the supernet: uniform, softmax, softmax-fixed, sum")
+    mixing: str = setting("uniform", "mixing rule of the supernet: uniform, uniform-fixed, softmax, softmax-fixed, sum")
     augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")

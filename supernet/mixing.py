@@ -26,6 +26,13 @@ def uniform(alpha: torch.Tensor | None, candidates: Sequence[str], active: Seque
     return [1.0 / len(active)] * len(active)
 
 
+@MIXING.register("uniform-fixed")
+def uniform_fixed(alpha: torch.Tensor | None, candidates: Sequence[str], active: Sequence[str]) -> Weights:
+    """1/|candidates| per active op, removed ops dropped without renormalisation: how the published Zero-Cost-PT
+    code perturbs for proxies other than nwot (proj_weights[e][o] = 0, the rest 1/num_op)."""
+    return [1.0 / len(candidates)] * len(active)
+
+
 @MIXING.register("sum")
 def plain_sum(alpha: torch.Tensor | None, candidates: Sequence[str], active: Sequence[str]) -> Weights:
     """Unweighted sum of active ops (the MobileNet-like supernet of Zero-Cost-PT)."""

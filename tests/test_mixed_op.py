@@ -57,6 +57,18 @@ def test_softmax_renormalised_vs_fixed():
         assert torch.allclose(m(x), w[1] * 1 + w[2] * 2)
 
 
+def test_uniform_renormalised_vs_fixed():
+    """After removing c (x4) from {none, a (x1), b (x2), c}: uniform gives (1 + 2) / 3, uniform-fixed (1 + 2) / 4,
+    the published Zero-Cost-PT perturbation for proxies other than nwot."""
+    x = torch.ones(1)
+    for rule, expected in (("uniform", 3.0 / 3), ("uniform-fixed", 3.0 / 4)):
+        m, st, _ = make(rule)
+        with st.perturb("e", "c"):
+            assert torch.allclose(m(x), torch.tensor([expected])), rule
+        with st.discretize("e", "b"):  # a single op runs alone, weight 1, under every rule
+            assert torch.allclose(m(x), torch.tensor([2.0])), rule
+
+
 def test_edge_removed_entirely_contributes_nothing():
     m, st, ops = make()
     with st.without_edge("e"):
