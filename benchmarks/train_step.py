@@ -19,11 +19,12 @@ import torch
 from train_final.distributed import DistEnv
 from train_final.genotypes import load_genotype
 from train_final.loop import StepSettings, make_scaler, train_one_epoch
-from train_final.metrics import count_flops
+from train_final.metrics import count_flops, count_params
 from train_final.recipe import load_recipe
 from train_final.run import build_model
 from train_final.schedules import build_optimizer
 from runtime.device import resolve_device
+from supernet.spaces.mobilenet import LAYERS, MB_OPS
 
 MODES = ("none/contiguous", "none/channels-last", "bf16/contiguous", "bf16/channels-last")
 
@@ -52,7 +53,7 @@ def images_per_second(args: argparse.Namespace, genotype: str, amp: str, channel
     torch.manual_seed(0)
     model = build_model(loaded, recipe, args.num_classes).to(device)
     flops = count_flops(model, size, device) if args.flops else 0
-    params = sum(p.numel() for p in model.parameters())
+    params = count_params(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = build_optimizer(model, recipe)
@@ -95,9 +96,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     device = resolve_device(args.device)
     torch.backends.cudnn.benchmark = True
-    genotype = args.genotype
-    if "," not in genotype and "/" not in genotype and genotype.startswith("k") and len(genotype) == 4:
-        genotype = ",".join([genotype] * 21)
+    genotype = ",".join([args.genotype] * len(LAYERS)) if args.genotype in MB_OPS else args.genotype
     print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
           + f", torch {torch.__version__}, recipe {args.recipe}, batch {args.batch_size}")
     for mode in args.modes.split(","):

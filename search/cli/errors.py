@@ -31,6 +31,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 USER_ERROR = 2
+LOOKUP_FAILED = 3  # the run's result.json is written; a benchmark lookup failed (its `benchmark_errors`)
+NO_SIGNAL = 4  # the run's result.json is written, but every candidate scored -inf or NaN (its `no_signal`)
 
 
 def exit_on_user_error(main: Callable[[], object]) -> None:
@@ -40,8 +42,6 @@ def exit_on_user_error(main: Callable[[], object]) -> None:
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(USER_ERROR) from None
-LOOKUP_FAILED = 3  # the run's result.json is written; a benchmark lookup failed (its `benchmark_errors`)
-NO_SIGNAL = 4  # the run's result.json is written, but every candidate scored -inf or NaN (its `no_signal`)
 
 
 def lookup_status(command: str, result: dict, run_dir: str) -> int:
