@@ -93,7 +93,8 @@ def test_gpu_checks_script_parses_and_its_flags_exist():
 
 
 @pytest.mark.parametrize("script, args, needle", [
-    ("train_step.py", ["--genotype", "k9e9"], "unknown token 'k9e9'"),
+    ("train_step.py", ["--genotype", ",".join(["k3e3"] * 20 + ["k9e9"])], "layer 20 has unknown token 'k9e9'"),
+    ("train_step.py", ["--genotype", "k9e9"], "cannot read genotype 'k9e9'"),  # not a block: no expansion
     ("train_step.py", ["--recipe", "nope"], "unknown recipe 'nope'"),
     ("zcpt_speed.py", ["--space", "nope"], "unknown space 'nope'"),
 ])
