@@ -80,6 +80,8 @@ class SearchConfig(ValidatorSettings):
                                 "total including the initial population)")
     population: int = setting(20, "evolution: population size P (regularised evolution, Real et al. 2019)")
     sample_size: int = setting(5, "evolution: tournament sample size S (the best of S random members is the parent)")
+    prune_number: int | None = setting(None, "tenas: ops pruned per edge per round (default: TE-NAS's launcher, 1 on "
+                                             "nb201 and 3 on the darts spaces)", minimum=1)
     score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
                                  "network's initial weights, shared by runs of any --seed so one score cache serves them",
                                  minimum=0, maximum=SEED_MAX)

@@ -224,6 +224,51 @@ def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeyp
     assert again["genotype"] == res["genotype"]
 
 
+@pytest.mark.parametrize("prune_number, rounds", [(None, 3), (2, 2), (3, 1), (9, 1)])
+def test_tenas_prunes_prune_number_ops_per_edge_per_round(tmp_path, monkeypatch, prune_number, rounds):
+    """NB201 with a scripted kappa = 1 + the active ops that are not their edge's favourite (R fixed): every
+    round prunes, on each edge, the `prune_number` earliest non-favourites (they tie), never the favourite and
+    never the last op; TE-NAS's launcher default on NB201 is 1 (3 rounds of the 4 ops left after 'none')."""
+    space = SPACES.get("nb201")()
+    ops = [o for o in space.candidates()[space.new_state().edge_ids()[0]] if o != "none"]
+    edges = space.new_state().edge_ids()
+    favourite = {e: ops[(3 * k + 1) % len(ops)] for k, e in enumerate(edges)}
+
+    @contextmanager
+    def scripted(self, ctx):
+        def measure(x):
+            st = self.state
+            return TenasMeasure(1.0 + sum(o != favourite[e] for e in edges for o in st.active(e)), 5.0)
+        yield measure
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+                     channels_last=False, prune_number=prune_number).validate()
+    res = run_search(c, tmp_path / "run", progress=False)
+    log = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    assert res["rounds"] == len(log) == rounds and res["prune_number"] == (prune_number or 1)
+    k = min(prune_number or 1, len(ops) - 1)
+    assert log[0]["pruned"] == [[e, o] for e in edges for o in [o for o in ops if o != favourite[e]][:k]]
+    decided = space.state_from_genotype(space.parse_genotype(res["genotype"]))
+    assert {e: decided.decided(e) for e in edges} == favourite
+
+
+def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypatch):
+    """TE-NAS's launcher prunes 3 ops per edge per round on DARTS CIFAR-10: 7 ops -> 4 -> 1, two op rounds,
+    then one topology round per node with more than 2 inputs (3 per cell type)."""
+    @contextmanager
+    def scripted(self, ctx):
+        yield lambda x: TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    c = SearchConfig(strategy="tenas", space="darts", dataset="synthetic", batch_size=4, channels=2, cells=2,
+                     channels_last=False).validate()
+    res = run_search(c, tmp_path / "run", progress=False)
+    log = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    assert res["prune_number"] == 3 and [r["phase"] for r in log] == ["op", "op"] + ["topology"] * 6
+    assert [len(r["pruned"]) for r in log[:2]] == [28 * 3, 28 * 3]
+
+
 # ------------------------------------------------------------------ sampling is uniform
 def test_sampling_is_uniform_chi_square():
     space, rng = PlantedSpace(), np.random.default_rng(0)

@@ -7,8 +7,10 @@ linear regions R (scoring.proxies.tenas, BN batch statistics, as TE-NAS measures
 (edge, op) of the round (both cell types), kappa is ranked ascending and R descending (`rank_combine`;
 TE-NAS ranks the relative changes (kappa_N - kappa_{N-o}) / kappa_N and (R_N - R_{N-o}) / R_N, which
 order the same way since kappa_N and R_N are fixed in a round); on every edge with more than one op the
-op whose removal ranks best (Algorithm 1's argmin of s_kappa + s_R) is pruned; ties go to the earlier op.
-Rounds repeat until one op per edge remains (4 rounds on NB201 with 'none', 3 without).
+`prune_number` ops whose removal ranks best (Algorithm 1's argmin of s_kappa + s_R; at most all but one) are
+pruned; ties go to the earlier op. Rounds repeat until one op per edge remains. `prune_number` defaults to the
+TE-NAS launcher's (prune_launch.py): 1 on NB201 (3 rounds), 3 on DARTS CIFAR-10 (2 rounds of 7 ops); its
+minibatches there are 72 and 14 images (`--batch-size`).
 
 DARTS spaces (topology), as TE-NAS's `prune_func_rank_group` (num_per_group=2): node by node (normal cell,
 then reduce), one round per node with more than 2 inputs: the single-path supernet is scored with each
@@ -42,6 +44,8 @@ from .base import STRATEGIES, SearchContext, Strategy, one_process
 log = logging.getLogger(__name__)
 
 ROUNDS = "tenas_rounds.jsonl"
+PRUNE_NUMBER = {"nb201": 1}  # TE-NAS prune_launch.py: nas-bench-201 1, darts (CIFAR-10) 3
+DARTS_PRUNE_NUMBER = 3
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -76,6 +80,7 @@ class TenasPruning(Strategy):
             ctx.folder.path(ROUNDS).unlink(missing_ok=True)
         ctx.carry(sum(float(r["seconds"]) for r in self.saved))
         self.rounds: list[dict[str, Any]] = []
+        self.prune_number = s.prune_number or PRUNE_NUMBER.get(s.space, DARTS_PRUNE_NUMBER)
 
     @contextmanager
     def measurer(self, ctx: SearchContext) -> Iterator[Measure]:
@@ -107,11 +112,7 @@ class TenasPruning(Strategy):
                 measures.append(measure(x))
         ranks = rank_combine(measures)  # higher: the removal ranks better (lower kappa, more regions)
         if phase == "op":
-            best: dict[str, tuple[str, float]] = {}
-            for (owner, item), rank in zip(pairs, ranks):
-                if owner not in best or rank > best[owner][1]:
-                    best[owner] = (item, rank)
-            pruned = [[owner, item] for owner, (item, _) in best.items()]
+            pruned = self._best_per_edge(pairs, ranks)
         else:
             order = sorted(range(len(pairs)), key=lambda k: -ranks[k])  # stable: earlier edge first on ties
             pruned = [list(pairs[k]) for k in sorted(order[:len(pairs) - keep])]
@@ -123,10 +124,21 @@ class TenasPruning(Strategy):
         log.info("tenas round %d (%s): pruned %s (%.1fs)", r, phase, row["pruned"], row["seconds"])
         return row
 
+    def _best_per_edge(self, pairs: list[tuple[str, str]], ranks: list[float]) -> list[list[str]]:
+        """On every edge, the `prune_number` ops (all but one at most) whose removal ranks best; ties: earlier op."""
+        by_edge: dict[str, list[tuple[float, int, str]]] = {}
+        for k, ((edge, op), rank) in enumerate(zip(pairs, ranks)):
+            by_edge.setdefault(edge, []).append((-rank, k, op))
+        pruned = []
+        for edge, ops in by_edge.items():
+            chosen = sorted(ops)[:min(self.prune_number, len(ops) - 1)]
+            pruned += [[edge, op] for _, _, op in sorted(chosen, key=lambda t: t[1])]
+        return pruned
+
     def propose(self, ctx: SearchContext) -> list[str]:
         state, space = self.state, ctx.space
-        log.info("search %s: strategy=tenas space=%s batch=%d seed=%d", ctx.folder.root, ctx.settings.space,
-                 ctx.settings.batch_size, ctx.settings.seed)
+        log.info("search %s: strategy=tenas space=%s batch=%d prune_number=%d seed=%d", ctx.folder.root,
+                 ctx.settings.space, ctx.settings.batch_size, self.prune_number, ctx.settings.seed)
         for e in state.edge_ids():  # TE-NAS prunes 'none' before the first round
             if "none" in state.active(e) and len(state.active(e)) > 1:
                 state.remove(e, "none")
@@ -154,6 +166,6 @@ class TenasPruning(Strategy):
         return {g: 0.0 for g in candidates}
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
-        return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size,
+        return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size, "prune_number": self.prune_number,
                 "measurements": sum(len(r["pairs"]) for r in self.rounds),
                 "round_seconds": [r["seconds"] for r in self.rounds]}
