@@ -223,6 +223,7 @@ def test_zen_by_hand_and_bn_compensation():
     delta = np.linalg.norm(alpha * eps.numpy() @ lin.T, axis=1).mean()
     expected = math.log(delta) + 0.5 * math.log(np.mean(s ** 2))
     assert get_proxy("zen", bn_mode="eval")(net, batch, None) == pytest.approx(expected, rel=1e-10)
+    assert get_proxy("zen-nobn", bn_mode="eval")(net, batch, None) == pytest.approx(math.log(delta), rel=1e-10)
     # with equal running variances the BN term cancels BN's scaling: the score does not depend on it
     scores = []
     for v in (4.0, 25.0):
@@ -344,7 +345,8 @@ class ConstantNet(nn.Module):
 
 
 # documented results when the output does not depend on the input; every other proxy stays finite
-CONSTANT_OUTPUT = {"nwot": -math.inf, "jacob_cov": -math.inf, "zen": -math.inf, "tenas": -math.inf}
+CONSTANT_OUTPUT = {"nwot": -math.inf, "jacob_cov": -math.inf, "zen": -math.inf, "zen-nobn": -math.inf,
+                   "tenas": -math.inf}
 # documented results for a batch of identical images on an NB201 network (BN with batch statistics)
 IDENTICAL_IMAGES = {"nwot": -math.inf, "tenas": -math.inf}
 
