@@ -17,7 +17,7 @@ from torch import nn
 
 from scoring.proxies import PROXIES
 from scoring.proxies.base import Proxy
-from scoring.proxies.tenas import TenasMeasure
+from scoring.proxies.tenas import Tenas, TenasMeasure
 from search.cli import main as opscore
 from search.config import SearchConfig
 from search.run import run_search
@@ -269,6 +269,28 @@ def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypat
     assert [len(r["pruned"]) for r in log[:2]] == [28 * 3, 28 * 3]
 
 
+@pytest.mark.parametrize("space, size", [("nb201", (3, 1)), ("darts", (1, 3))])
+def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, space, size):
+    """Without --channels / --cells the pruned supernet has TE-NAS's size (NB201 C=3, 1 cell per stage; DARTS C=1,
+    3 cells), and the linear regions are counted on a segment of --tenas-lr-length."""
+    real = TenasPruning.measurer
+
+    @contextmanager
+    def spy(self, ctx):
+        with real(self, ctx):
+            yield lambda x: TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
+
+    monkeypatch.setattr(TenasPruning, "measurer", spy)
+    import search.strategies.tenas as tenas_module
+    made = []
+    monkeypatch.setattr(tenas_module, "Tenas", lambda **kw: made.append(kw) or Tenas(**kw))
+    c = SearchConfig(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
+                     tenas_lr_length=0.003).validate()
+    res = run_search(c, tmp_path / "run", progress=False)
+    assert res["supernet"] == {"channels": size[0], "cells": size[1]}
+    assert made == [{"bn_mode": "batch", "lr_length": 0.003}] and res["lr_length"] == 0.003
+
+
 # ------------------------------------------------------------------ sampling is uniform
 def test_sampling_is_uniform_chi_square():
     space, rng = PlantedSpace(), np.random.default_rng(0)
@@ -372,6 +394,8 @@ def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     (["--strategy", "evolution"], "needs a fitness: give --proxy NAME"),
     (["--strategy", "naswot", "--samples", "0"], "--samples must be at least 1"),
     (["--strategy", "tenas", "--space", "nb-macro"], "--strategy tenas supports the spaces"),
+    (["--strategy", "tenas", "--tenas-lr-length", "0"], "--tenas-lr-length must be in (0, 1]"),
+    (["--strategy", "tenas", "--prune-number", "0"], "prune"),
     (["--strategy", "evolution", "--proxy", "nwot", "--population", "4", "--sample-size", "5"],
      "--sample-size <= --population <= --samples"),
 ])
