@@ -82,6 +82,8 @@ class SearchConfig(ValidatorSettings):
     sample_size: int = setting(5, "evolution: tournament sample size S (the best of S random members is the parent)")
     prune_number: int | None = setting(None, "tenas: ops pruned per edge per round (default: TE-NAS's launcher, 1 on "
                                              "nb201 and 3 on the darts spaces)", minimum=1)
+    tenas_repeat: int = setting(1, "tenas: re-initialisations per round; each removal is ranked by its kappa and R "
+                                   "relative to the unpruned supernet's, averaged (the TE-NAS code: 3)", minimum=1)
     tenas_lr_length: float = setting(1e-3, "tenas: length of the input segment whose linear regions are counted "
                                            "(1e-3 leaves R mid-range on TE-NAS's small pruning supernets; about 1e-4 "
                                            "for the C=16 supernets)")
@@ -111,6 +113,8 @@ class SearchConfig(ValidatorSettings):
         if self.population < 1 or self.sample_size < 1:
             raise ConfigError(f"--population and --sample-size must be at least 1, got {self.population} and "
                               f"{self.sample_size}")
+        if self.tenas_repeat < 1:
+            raise ConfigError(f"--tenas-repeat must be at least 1, got {self.tenas_repeat}")
         if not 0.0 < self.tenas_lr_length <= 1.0:
             raise ConfigError(f"--tenas-lr-length must be in (0, 1], got {self.tenas_lr_length}")
         if self.accuracy_batches is not None and self.accuracy_batches < 1:

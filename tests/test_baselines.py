@@ -291,6 +291,42 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
     assert made == [{"bn_mode": "batch", "lr_length": 0.003}] and res["lr_length"] == 0.003
 
 
+def test_tenas_repeat_ranks_kappa_and_regions_relative_to_each_initialisation(tmp_path, monkeypatch):
+    """Scripted kappa = c * (1 + the active non-favourite ops), c a function of the supernet's current weights, so
+    every initialisation scales kappa differently: with --tenas-repeat 3 the ratio to the unpruned supernet cancels
+    c (round 0: 18 non-favourites, a non-favourite's removal gives 18/19, the favourite's 19/19), the pruning is
+    that of K=1, and three initialisations are seen."""
+    space = SPACES.get("nb201")()
+    edges = space.new_state().edge_ids()
+    ops = [o for o in space.candidates()[edges[0]] if o != "none"]
+    favourite = {e: ops[k % len(ops)] for k, e in enumerate(edges)}
+    scales = set()
+
+    @contextmanager
+    def scripted(self, ctx):
+        first = next(self.supernet.parameters())
+
+        def measure(x):
+            c = 1.0 + float(first.detach().abs().sum())
+            scales.add(round(c, 9))
+            return TenasMeasure(c * (1 + sum(o != favourite[e] for e in edges for o in self.state.active(e))), 5.0)
+        yield measure
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    results = {}
+    for repeat in (1, 3):
+        scales.clear()
+        c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+                         channels_last=False, tenas_repeat=repeat).validate()
+        results[repeat] = run_search(c, tmp_path / f"r{repeat}", progress=False)
+        log = [json.loads(x) for x in (tmp_path / f"r{repeat}" / "tenas_rounds.jsonl").read_text().splitlines()]
+        assert len(scales) == repeat and results[repeat]["repeat"] == repeat
+    assert sorted(set(round(v, 12) for v in log[0]["ntk_cond"])) == [round(18 / 19, 12), 1.0]
+    assert results[1]["genotype"] == results[3]["genotype"]
+    decided = space.state_from_genotype(space.parse_genotype(results[3]["genotype"]))
+    assert {e: decided.decided(e) for e in edges} == favourite
+
+
 # ------------------------------------------------------------------ sampling is uniform
 def test_sampling_is_uniform_chi_square():
     space, rng = PlantedSpace(), np.random.default_rng(0)
@@ -396,6 +432,7 @@ def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     (["--strategy", "tenas", "--space", "nb-macro"], "--strategy tenas supports the spaces"),
     (["--strategy", "tenas", "--tenas-lr-length", "0"], "--tenas-lr-length must be in (0, 1]"),
     (["--strategy", "tenas", "--prune-number", "0"], "prune"),
+    (["--strategy", "tenas", "--tenas-repeat", "0"], "repeat"),
     (["--strategy", "evolution", "--proxy", "nwot", "--population", "4", "--sample-size", "5"],
      "--sample-size <= --population <= --samples"),
 ])

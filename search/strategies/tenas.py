@@ -15,8 +15,11 @@ minibatches there are 72 and 14 images (`--batch-size`).
 DARTS spaces (topology), as TE-NAS's `prune_func_rank_group` (num_per_group=2): node by node (normal cell,
 then reduce), one round per node with more than 2 inputs: the single-path supernet is scored with each
 live input edge removed, ranked within the node, and the node keeps the 2 edges whose removal ranks worst.
-Differences from the TE-NAS code: one minibatch and one initialisation instead of `repeat` re-initialised
-ones; average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it.
+`--tenas-repeat` K > 1 does as the TE-NAS code's `repeat`: K initialisations per round (the first is the
+supernet's own), each measuring the unpruned supernet (kappa_N, R_N) and every removal; a removal is ranked by
+the means over the K of kappa / kappa_N and R / R_N (the same order as TE-NAS's mean relative changes). With K=1
+the raw kappa and R are ranked (the same order). Differences from the TE-NAS code: one minibatch per round;
+average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it.
 
 The pruned supernet is TE-NAS's (prune_tenas.py `model_config`) unless --channels / --cells say otherwise:
 NB201 C=3 with 1 cell per stage; DARTS C=1 with 3 cells (TE-NAS: C=1, a normal and a reduce cell, stem x1;
@@ -35,6 +38,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, ClassVar, Iterator
 
+import numpy as np
 import torch
 
 from runtime import seeds
@@ -78,8 +82,8 @@ class TenasPruning(Strategy):
         channels, cells = TENAS_SUPERNET.get(s.space, DARTS_SUPERNET)
         cfg = NetConfig(channels=s.channels or channels, cells=s.cells or cells,
                         num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size)
-        self.state = ctx.space.new_state()
-        torch.manual_seed(derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1))
+        self.state, self.cfg = ctx.space.new_state(), cfg
+        torch.manual_seed(self._init_seed(s, 0))
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
         self.size = {"channels": cfg.channels, "cells": cfg.cells}
         if s.channels_last:
@@ -98,6 +102,42 @@ class TenasPruning(Strategy):
         with Tenas(bn_mode="batch", lr_length=ctx.settings.tenas_lr_length).measure_session(self.supernet) as measure:
             yield measure
 
+    @staticmethod
+    def _init_seed(s: SearchConfig, k: int) -> int:
+        """Seed of initialisation k of the supernet's weights (k=0: the supernet as built)."""
+        return derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1) if k == 0 else derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1, k)
+
+    def _reinit(self, ctx: SearchContext, k: int) -> None:
+        """Give the supernet initialisation k in place (its hooks and memory layout stay)."""
+        torch.manual_seed(self._init_seed(ctx.settings, k))
+        fresh = ctx.space.build_supernet(ctx.space.new_state(), self.cfg)
+        self.supernet.load_state_dict(fresh.state_dict())
+
+    def _measure_all(self, ctx: SearchContext, measure: Measure, x: torch.Tensor, phase: str,
+                     pairs: list[tuple[str, str]]) -> list[TenasMeasure]:
+        """(kappa, R) of every removal; with --tenas-repeat K > 1, the means over K initialisations of kappa and R
+        relative to the unpruned supernet's."""
+        state, repeat = self.state, ctx.settings.tenas_repeat
+
+        def removals() -> list[TenasMeasure]:
+            out = []
+            for owner, item in pairs:
+                with (state.perturb(owner, item) if phase == "op" else state.without_edge(item)):
+                    out.append(measure(x))
+            return out
+
+        if repeat == 1:
+            return removals()
+        kappa, regions = np.zeros(len(pairs)), np.zeros(len(pairs))
+        for k in range(repeat):
+            self._reinit(ctx, k)
+            base = measure(x)
+            ms = removals()
+            kappa += np.array([m.ntk_cond for m in ms]) / base.ntk_cond / repeat
+            regions += np.array([m.regions for m in ms]) / base.regions / repeat
+        self._reinit(ctx, 0)
+        return [TenasMeasure(float(a), float(b)) for a, b in zip(kappa, regions)]
+
     def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
         s = ctx.settings
         return BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.TENAS_PRUNE, r + 1), ctx.device,
@@ -107,7 +147,7 @@ class TenasPruning(Strategy):
                 pairs: list[tuple[str, str]], keep: int = 0) -> dict[str, Any]:
         """One pruning round over `pairs` (edge, op) or (node, input edge): measure every removal, then prune
         the best-ranked op per edge ('op'), or all but the `keep` worst-ranked inputs of the node ('topology')."""
-        state, r = self.state, len(self.rounds)
+        r = len(self.rounds)
         if r < len(self.saved):
             row = self.saved[r]
             if row["phase"] != phase or row["pairs"] != [list(p) for p in pairs]:
@@ -115,11 +155,7 @@ class TenasPruning(Strategy):
                                      f"search (the code changed); delete {ctx.folder.path(ROUNDS)} to redo it")
             return row
         t0 = time.perf_counter()
-        x = self._batch(ctx, r)
-        measures = []
-        for owner, item in pairs:
-            with (state.perturb(owner, item) if phase == "op" else state.without_edge(item)):
-                measures.append(measure(x))
+        measures = self._measure_all(ctx, measure, self._batch(ctx, r), phase, pairs)
         ranks = rank_combine(measures)  # higher: the removal ranks better (lower kappa, more regions)
         if phase == "op":
             pruned = self._best_per_edge(pairs, ranks)
@@ -178,5 +214,6 @@ class TenasPruning(Strategy):
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size, "prune_number": self.prune_number,
                 "supernet": self.size, "lr_length": ctx.settings.tenas_lr_length,
+                "repeat": ctx.settings.tenas_repeat,
                 "measurements": sum(len(r["pairs"]) for r in self.rounds),
                 "round_seconds": [r["seconds"] for r in self.rounds]}
