@@ -55,10 +55,10 @@ from .base import STRATEGIES, SearchContext, Strategy, one_process
 log = logging.getLogger(__name__)
 
 ROUNDS = "tenas_rounds.jsonl"
-TENAS_SUPERNET = {"nb201": (3, 1)}  # (channels, cells) of TE-NAS's pruning supernet; darts spaces: DARTS_SUPERNET
-DARTS_SUPERNET = (1, 3)
-PRUNE_NUMBER = {"nb201": 1}  # TE-NAS prune_launch.py: nas-bench-201 1, darts (CIFAR-10) 3
-DARTS_PRUNE_NUMBER = 3
+# TE-NAS's pruning settings (prune_tenas.py model_config, prune_launch.py prune_number):
+# (supernet channels, cells, ops pruned per edge per round); TE_NAS_DARTS for every darts space
+TE_NAS = {"nb201": (3, 1, 1)}
+TE_NAS_DARTS = (1, 3, 3)
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -79,7 +79,7 @@ class TenasPruning(Strategy):
         """The full supernet (seeded) and the rounds a killed run finished."""
         one_process(ctx)
         s = ctx.settings
-        channels, cells = TENAS_SUPERNET.get(s.space, DARTS_SUPERNET)
+        channels, cells, prune_number = TE_NAS.get(s.space, TE_NAS_DARTS)
         cfg = NetConfig(channels=s.channels or channels, cells=s.cells or cells,
                         num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size)
         self.state, self.cfg = ctx.space.new_state(), cfg
@@ -94,7 +94,7 @@ class TenasPruning(Strategy):
             ctx.folder.path(ROUNDS).unlink(missing_ok=True)
         ctx.carry(sum(float(r["seconds"]) for r in self.saved))
         self.rounds: list[dict[str, Any]] = []
-        self.prune_number = s.prune_number or PRUNE_NUMBER.get(s.space, DARTS_PRUNE_NUMBER)
+        self.prune_number = s.prune_number or prune_number
 
     @contextmanager
     def measurer(self, ctx: SearchContext) -> Iterator[Measure]:
