@@ -196,6 +196,11 @@ def test_a_killed_evolution_resumes_to_the_same_end(planted, tmp_path):
         [json.loads(x)["genotype"] for x in (tmp_path / "full" / "evaluations.jsonl").read_text().splitlines()]
 
 
+def tenas_rounds(run_dir: Path) -> list[dict]:
+    """The rounds a tenas run journalled."""
+    return [json.loads(x) for x in (run_dir / "tenas_rounds.jsonl").read_text().splitlines()]
+
+
 def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeypatch):
     """Scripted measures: kappa = 1 + active noise ops, R = 1 + weighted active signal edges. 'none' goes first
     (as the TE-NAS code); removing noise lowers kappa and keeps R, so every edge prunes noise; the node then
@@ -215,7 +220,7 @@ def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeyp
     monkeypatch.setattr(TenasPruning, "spaces", ("planted",))
     res = run_search(cfg(strategy="tenas"), tmp_path / "run", progress=False)
     assert res["genotype"] == "signal-signal-x-signal-x" and res["rounds"] == 2
-    rounds = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    rounds = tenas_rounds(tmp_path / "run")
     assert [r["phase"] for r in rounds] == ["op", "topology"]
     assert rounds[0]["pairs"] == [[e, o] for e in EDGES for o in ("noise", "signal")]
     assert rounds[0]["pruned"] == [[e, "noise"] for e in EDGES]
@@ -245,7 +250,7 @@ def test_tenas_prunes_prune_number_ops_per_edge_per_round(tmp_path, monkeypatch,
     c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
                      channels_last=False, prune_number=prune_number).validate()
     res = run_search(c, tmp_path / "run", progress=False)
-    log = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    log = tenas_rounds(tmp_path / "run")
     assert res["rounds"] == len(log) == rounds and res["prune_number"] == (prune_number or 1)
     k = min(prune_number or 1, len(ops) - 1)
     assert log[0]["pruned"] == [[e, o] for e in edges for o in [o for o in ops if o != favourite[e]][:k]]
@@ -264,7 +269,7 @@ def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypat
     c = SearchConfig(strategy="tenas", space="darts", dataset="synthetic", batch_size=4, channels=2, cells=2,
                      channels_last=False).validate()
     res = run_search(c, tmp_path / "run", progress=False)
-    log = [json.loads(x) for x in (tmp_path / "run" / "tenas_rounds.jsonl").read_text().splitlines()]
+    log = tenas_rounds(tmp_path / "run")
     assert res["prune_number"] == 3 and [r["phase"] for r in log] == ["op", "op"] + ["topology"] * 6
     assert [len(r["pruned"]) for r in log[:2]] == [28 * 3, 28 * 3]
 
@@ -319,7 +324,7 @@ def test_tenas_repeat_ranks_kappa_and_regions_relative_to_each_initialisation(tm
         c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
                          channels_last=False, tenas_repeat=repeat).validate()
         results[repeat] = run_search(c, tmp_path / f"r{repeat}", progress=False)
-        log = [json.loads(x) for x in (tmp_path / f"r{repeat}" / "tenas_rounds.jsonl").read_text().splitlines()]
+        log = tenas_rounds(tmp_path / f"r{repeat}")
         assert len(scales) == repeat and results[repeat]["repeat"] == repeat
     assert sorted(set(round(v, 12) for v in log[0]["ntk_cond"])) == [round(18 / 19, 12), 1.0]
     assert results[1]["genotype"] == results[3]["genotype"]
@@ -425,14 +430,25 @@ def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ bad input: one line, exit 2
+@pytest.mark.parametrize("flag, value", [("--tenas-repeat", "x"), ("--prune-number", "2.5"),
+                                         ("--tenas-lr-length", "short")])
+def test_a_tenas_setting_of_the_wrong_type_is_argparse_usage_and_one_error(capsys, flag, value):
+    with pytest.raises(SystemExit) as exit_:
+        opscore(["search", "--strategy", "tenas", flag, value, "--dataset", "synthetic"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith(f"argument {flag}: invalid {'float' if 'length' in flag else 'int'} "
+                                                 f"value: '{value}'")
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--strategy", "random"], "needs a fitness: give --proxy NAME"),
     (["--strategy", "evolution"], "needs a fitness: give --proxy NAME"),
     (["--strategy", "naswot", "--samples", "0"], "--samples must be at least 1"),
     (["--strategy", "tenas", "--space", "nb-macro"], "--strategy tenas supports the spaces"),
     (["--strategy", "tenas", "--tenas-lr-length", "0"], "--tenas-lr-length must be in (0, 1]"),
-    (["--strategy", "tenas", "--prune-number", "0"], "prune"),
-    (["--strategy", "tenas", "--tenas-repeat", "0"], "repeat"),
+    (["--strategy", "tenas", "--prune-number", "0"], "prune_number must be at least 1, got 0"),
+    (["--strategy", "tenas", "--tenas-repeat", "0"], "tenas_repeat must be at least 1, got 0"),
     (["--strategy", "evolution", "--proxy", "nwot", "--population", "4", "--sample-size", "5"],
      "--sample-size <= --population <= --samples"),
 ])

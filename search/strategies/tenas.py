@@ -135,7 +135,6 @@ class TenasPruning(Strategy):
             ms = removals()
             kappa += np.array([m.ntk_cond for m in ms]) / base.ntk_cond / repeat
             regions += np.array([m.regions for m in ms]) / base.regions / repeat
-        self._reinit(ctx, 0)
         return [TenasMeasure(float(a), float(b)) for a, b in zip(kappa, regions)]
 
     def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
