@@ -278,6 +278,7 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     (["search", "--validator", "nope"], "unknown validator 'nope'"),
     (["search", "--validator", "fear", "--fear-freeze", "1.5"], "--fear-freeze"),
     (["search", "--val-epochs", "0"], "--val-epochs"),
+    (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats applies to tse, tse-e and tse-ema"),
     (["proxies", "--validators", "tse-ema,nope", "--benchmark-table", "TABLE"], "unknown validator 'nope'"),
     (["proxies", "--validators", "proxy", "--benchmark-table", "TABLE"], "unknown validator 'proxy'"),
     (["fear-threshold", "--epochs", "0"], "--epochs must be at least 1"),
@@ -298,3 +299,28 @@ def test_validator_bad_inputs_are_one_line(argv, needle, tmp_path, capsys):
     assert main([*argv, *tiny]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["tse", "tse-e", "tse-ema"])
+def test_repeats_average_independent_trainings_and_keep_the_first(name):
+    """R=3: the estimate is the mean of three single trainings, by hand from contexts of repeat 0, 1, 2; repeat 0
+    is the R=1 run exactly, and the repeats differ (their own initialisation and minibatches)."""
+    s1, s3 = settings(tse_e=2, tse_gamma=0.5), settings(tse_e=2, tse_gamma=0.5, val_repeats=3)
+    singles = [VALIDATORS.create(name, settings=s1).score(context(repeat=r), GOOD) for r in range(3)]
+    verdict = VALIDATORS.create(name, settings=s3).score(context(), GOOD)
+    hand = [v.details["estimate"] for v in singles]
+    assert len(set(hand)) == 3
+    assert verdict.details["repeat_estimates"] == hand
+    assert verdict.score == pytest.approx(-sum(hand) / 3, rel=1e-12)
+    assert [r["loss"] for r in verdict.curve if r["repeat"] == 0] == [r["loss"] for r in singles[0].curve]
+    assert [r["repeat"] for r in verdict.curve] == [0] * 12 + [1] * 12 + [2] * 12
+    assert VALIDATORS.create(name, settings=s1).score(context(), GOOD).score == singles[0].score
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"val_repeats": 0}, "--val-repeats must be at least 1, got 0"),
+    ({"val_repeats": 2, "validator": "fear"}, "--val-repeats applies to tse, tse-e and tse-ema; the 'fear' validator"),
+    ({"val_repeats": 2, "validator": "proxy"}, "the 'proxy' validator scores each candidate once")])
+def test_repeats_only_where_they_mean_something(bad, needle):
+    with pytest.raises(SettingsError, match=needle):
+        ValidatorSettings(**bad).validate_validator()

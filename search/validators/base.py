@@ -49,12 +49,15 @@ class ValidatorSettings:
     fear_stage2_steps: int = setting(50, "fear: minibatches of stage 2 (last layers only)")
     fear_reject_ratio: float = setting(4.0, "fear: early-reject a candidate whose stage 1 needs more than r "
                                             "times the fewest steps so far (Dey et al. 2021: r=4)")
+    val_repeats: int = setting(1, "tse*: train each candidate R times (each from its own initialisation and "
+                                  "minibatch order; the first is the single run's) and average the estimates: "
+                                  "less noise for R times the cost", minimum=1)
 
     def validate_validator(self) -> None:
         """Range checks of the validator settings."""
         positive = {"val_epochs": self.val_epochs, "tse_e": self.tse_e, "fear_window": self.fear_window,
                     "val_steps_per_epoch": 1 if self.val_steps_per_epoch is None else self.val_steps_per_epoch,
-                    "fear_stage2_steps": self.fear_stage2_steps}
+                    "fear_stage2_steps": self.fear_stage2_steps, "val_repeats": self.val_repeats}
         for key, v in positive.items():
             if v < 1:
                 raise SettingsError(f"--{key.replace('_', '-')} must be at least 1, got {v}")
@@ -70,6 +73,9 @@ class ValidatorSettings:
             raise SettingsError(f"--fear-reject-ratio must be at least 1, got {self.fear_reject_ratio}")
         if self.val_lr <= 0 or self.val_weight_decay < 0:
             raise SettingsError("--val-lr must be positive and --val-weight-decay 0 or more")
+        if self.val_repeats > 1 and self.validator in VALIDATORS and not VALIDATORS.get(self.validator).repeatable:
+            raise SettingsError(f"--val-repeats applies to tse, tse-e and tse-ema; the {self.validator!r} validator "
+                                f"scores each candidate once: drop --val-repeats or choose a tse validator")
 
 
 @dataclass
@@ -86,10 +92,15 @@ class ValidationContext:
     channels_last: bool = False
     proxy: Proxy | None = None
     batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # the V proxy minibatches
+    repeat: int = 0  # which of a validator's repeated trainings (--val-repeats); 0: the single run's seeds
+
+    def seed_for(self, purpose: int) -> int:
+        """The seed of one use (initialisation, training data) in this repeat; repeat 0 keeps the single run's."""
+        return derive_seed(self.seed, VALIDATION, purpose, *([self.repeat] if self.repeat else []))
 
     def network(self, genotype: str) -> nn.Module:
         """The candidate's stand-alone network, initialised from the same seed for every candidate."""
-        torch.manual_seed(derive_seed(self.seed, VALIDATION, 7))
+        torch.manual_seed(self.seed_for(7))
         net = self.space.build_network(self.space.parse_genotype(genotype), self.net_cfg).to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
@@ -109,6 +120,7 @@ class Validator(ABC):
     name: ClassVar[str] = ""
     needs_proxy: ClassVar[bool] = False
     order_dependent: ClassVar[bool] = False  # a verdict depends on the candidates scored before it
+    repeatable: ClassVar[bool] = False  # --val-repeats averages several trainings of a candidate
 
     def __init__(self, settings: ValidatorSettings) -> None:
         self.settings = settings

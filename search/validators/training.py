@@ -10,8 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from runtime.seeds import VALIDATION, derive_seed
-
 from ..batches import BatchStream
 from .base import ValidationContext, ValidatorSettings
 
@@ -22,7 +20,7 @@ _TRAIN_DATA = 3  # (VALIDATION, 3): the training minibatches, the same for every
 def training_stream(ctx: ValidationContext, settings: ValidatorSettings) -> tuple[BatchStream, int]:
     """The candidates' training minibatches (the same order for each) and the steps of one epoch."""
     bs = settings.val_batch_size or ctx.batch_size
-    stream = BatchStream(ctx.dataset, bs, derive_seed(ctx.seed, VALIDATION, _TRAIN_DATA), ctx.device,
+    stream = BatchStream(ctx.dataset, bs, ctx.seed_for(_TRAIN_DATA), ctx.device,
                          ctx.channels_last)
     per_epoch = settings.val_steps_per_epoch or max(1, len(ctx.dataset) // bs)  # type: ignore[arg-type]
     return stream, per_epoch

@@ -3,10 +3,14 @@
 Each candidate trains `val_epochs` epochs of `val_steps_per_epoch` minibatches from the same seed on the
 same minibatches; L_t is epoch t's mean minibatch training loss (scoring.tse) and the score is minus the
 estimator: TSE = sum_t L_t, TSE-E = the last E epochs, TSE-EMA = sum_t gamma^(T-t) L_t (lower is better).
+With `val_repeats` R > 1 the candidate trains R times, repeat r from its own initialisation and minibatch
+order (r = 0: the single run's), and L_t is the mean over the repeats; each estimator is linear in the L_t,
+so the estimate is the mean of the R single estimates.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
+from typing import Any, ClassVar
 
 from scoring.tse import TSERecorder, estimate
 
@@ -18,12 +22,26 @@ class _TSE(Validator):
     """Common part: train, record the losses per epoch, estimate."""
 
     estimator: ClassVar[str] = "tse"
+    repeatable = True
 
     def options(self) -> dict[str, float]:
         """The estimator's own options (E, gamma)."""
         return {}
 
     def score(self, ctx: ValidationContext, genotype: str) -> Verdict:
+        s = self.settings
+        runs = [self._train(dataclasses.replace(ctx, repeat=ctx.repeat + r), genotype) for r in range(s.val_repeats)]
+        losses = [sum(col) / len(col) for col in zip(*(epochs for epochs, _ in runs))]
+        value = estimate(self.estimator, losses, **self.options())
+        details: dict[str, Any] = {"estimate": value, "steps": len(runs[0][1]), "epoch_losses": losses}
+        curve = runs[0][1]
+        if len(runs) > 1:
+            details["repeat_estimates"] = [estimate(self.estimator, e, **self.options()) for e, _ in runs]
+            curve = [{**row, "repeat": r} for r, (_, c) in enumerate(runs) for row in c]
+        return Verdict(-value, details, curve)
+
+    def _train(self, ctx: ValidationContext, genotype: str) -> tuple[list[float], list[dict[str, Any]]]:
+        """One training of the candidate: its per-epoch mean losses and its curve."""
         s = self.settings
         net = ctx.network(genotype)
         stream, per_epoch = training_stream(ctx, s)
@@ -34,8 +52,7 @@ class _TSE(Validator):
             if int(row["step"]) % per_epoch == 0:
                 rec.start_epoch()
             rec.record(float(row["loss"]))
-        value = estimate(self.estimator, rec.epoch_losses(), **self.options())
-        return Verdict(-value, {"estimate": value, "steps": total, "epoch_losses": rec.epoch_losses()}, curve)
+        return rec.epoch_losses(), curve
 
 
 @VALIDATORS.register("tse")
