@@ -279,6 +279,7 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     (["search", "--validator", "fear", "--fear-freeze", "1.5"], "--fear-freeze"),
     (["search", "--val-epochs", "0"], "--val-epochs"),
     (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats applies to tse, tse-e and tse-ema"),
+    (["search", "--validator", "vote", "--vote", "tse-ema"], "--vote needs two or more different validators"),
     (["proxies", "--validators", "tse-ema,nope", "--benchmark-table", "TABLE"], "unknown validator 'nope'"),
     (["proxies", "--validators", "proxy", "--benchmark-table", "TABLE"], "unknown validator 'proxy'"),
     (["fear-threshold", "--epochs", "0"], "--epochs must be at least 1"),
@@ -324,3 +325,97 @@ def test_repeats_average_independent_trainings_and_keep_the_first(name):
 def test_repeats_only_where_they_mean_something(bad, needle):
     with pytest.raises(SettingsError, match=needle):
         ValidatorSettings(**bad).validate_validator()
+
+
+def test_vote_ranks_by_hand():
+    """Ranks 1 = lowest, ties share their mean rank, NaN below -inf; the vote sums the members' ranks."""
+    from search.validators.vote import rank_sums, ranks
+    assert ranks([3.0, math.nan, 1.0, 3.0, -math.inf]) == [4.5, 1.0, 3.0, 4.5, 2.0]
+    assert ranks([math.nan, math.nan, 0.0]) == [1.5, 1.5, 3.0]
+    members = {"a": {"x": 0.1, "y": 0.3, "z": 0.2}, "b": {"x": 9.0, "y": -1.0, "z": 5.0}}
+    assert rank_sums(members, ["x", "y", "z"]) == {"x": 1 + 3, "y": 3 + 1, "z": 2 + 2}
+
+
+TRIO = ["signal-signal", "signal-noise", "noise-signal", "noise-noise"]
+
+
+def test_vote_equals_the_rank_sum_of_its_members_run_alone():
+    """vote over tse and tse-ema through the validation stage = rank sums of the members' own stage scores,
+    by hand; a vote resumed from a checkpoint of its first two candidates ends the same."""
+    from search.validators import validate_candidates
+    from search.validators.vote import ranks
+    s = settings(validator="vote", vote="tse-ema,fear", fear_threshold=0.7, val_epochs=10)
+    alone = {n: validate_candidates(VALIDATORS.create(n, settings=s), context(), TRIO) for n in ("tse-ema", "fear")}
+    hand = {g: 0.0 for g in TRIO}
+    for scores in alone.values():
+        for g, r in zip(TRIO, ranks([scores[g] for g in TRIO])):
+            hand[g] += r
+    details: dict = {}
+    voted = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, details_out=details)
+    assert voted == hand and len(set(hand.values())) > 1
+    assert {g: d["members"] for g, d in details.items()} == {g: {n: alone[n][g] for n in alone} for g in TRIO}
+    saved: list = []
+    validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO[:2],
+                        sink=lambda sc, de: saved.append((sc, de)))
+    assert saved[0][0] == {TRIO[0]: 2.0}  # alone among the candidates so far: rank 1 under each member
+    done, done_details = saved[-1]
+    resumed = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, done, done_details)
+    assert resumed == voted
+
+
+def test_vote_scored_independently_then_settled_equals_the_sequential_run():
+    """With an order-dependent member (fear, its ratio rule), the spread-over-processes path equals the
+    sequential run: each member settles its own scores, then the ranks are summed."""
+    from search.validators import validate_candidates
+    s = settings(validator="vote", vote="fear,tse", fear_threshold=0.7, val_epochs=10, fear_reject_ratio=1.0)
+    free = VALIDATORS.create("vote", settings=s)
+    assert free.order_dependent and not free.needs_proxy
+    free.independent()
+    alone: dict = {}
+    scores = validate_candidates(free, context(), TRIO, details_out=alone)
+    seq_details: dict = {}
+    seq = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, details_out=seq_details)
+    settled = VALIDATORS.create("vote", settings=s).settle([(g, scores[g], alone[g]) for g in TRIO])
+    assert {g: v[0] for g, v in settled.items()} == seq
+    assert {g: v[1]["members"] for g, v in settled.items()} == {g: d["members"] for g, d in seq_details.items()}
+    assert any(d["member_details"]["fear"]["rejected"] for d in seq_details.values())  # the rule mattered
+
+
+def test_vote_ranks_the_planted_architectures():
+    from scoring.proxies import get_proxy
+    from search.validators import validate_candidates
+    ctx = context(proxy=get_proxy("grad_norm"), batches=[(ToyData(16, seed=3).x, ToyData(16, seed=3).y)])
+    v = VALIDATORS.create("vote", settings=settings(validator="vote", vote="proxy,tse-ema"))
+    assert v.needs_proxy
+    voted = validate_candidates(v, ctx, [BAD, GOOD])
+    assert voted == {BAD: 2.0, GOOD: 4.0}
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"vote": "tse-ema"}, "--vote needs two or more different validators, e.g. proxy,tse-ema; got 'tse-ema'"),
+    ({"vote": "tse-ema,tse-ema"}, "--vote needs two or more different validators"),
+    ({"vote": "proxy,nope"}, "--vote: 'nope' is not a validator to vote with; choose from proxy, tse, tse-e, tse-ema, fear"),
+    ({"vote": "vote,tse"}, "--vote: 'vote' is not a validator to vote with"),
+    ({"vote": "proxy,fear", "val_repeats": 2}, "--val-repeats applies to tse, tse-e and tse-ema; the 'vote'")])
+def test_bad_vote_settings_are_one_line(bad, needle):
+    with pytest.raises(SettingsError, match=needle):
+        ValidatorSettings(validator="vote", **bad).validate_validator()
+    ValidatorSettings(validator="vote", vote="proxy,tse-ema", val_repeats=2).validate_validator()  # a tse member
+
+
+def test_a_search_with_the_vote_validator(tmp_path):
+    """End to end: the candidates' scores are rank sums (two members: they add up to n(n+1)), each curve row
+    names its member, and the winner has the top sum."""
+    import json
+
+    from search.config import SearchConfig
+    from search.run import run_search
+    cfg = SearchConfig(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
+                       batch_size=8, iterations=4, validation_batches=2, seed=1, validator="vote",
+                       vote="proxy,tse-ema", val_epochs=2, val_steps_per_epoch=2, val_repeats=2)
+    result = run_search(cfg, tmp_path / "run", progress=False)
+    cands = json.loads((tmp_path / "run" / "candidates.json").read_text())
+    n, sums = len(cands), [c["validation_score"] for c in cands]
+    assert sum(sums) == n * (n + 1) and result["validation_score"] == max(sums)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "curves" / "0.jsonl").read_text().splitlines()]
+    assert [(r["member"], r["repeat"]) for r in rows] == [("tse-ema", 0)] * 4 + [("tse-ema", 1)] * 4

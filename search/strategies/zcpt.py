@@ -252,10 +252,13 @@ class ZeroCostPT(Strategy):
                                    lambda xs: tqdm(xs, desc="validation", disable=not ctx.show_progress),
                                    details_out=my_details)
         totals = dict(workers.gather(list(mine.items())))
-        if settle:
+        if not sequential:  # each rank scored its share: the order rule and the final scores need them all
             all_details = dict(workers.gather(list(my_details.items())))
-            settled = validator.settle([(g, totals[g], all_details.get(g, {})) for g in candidates])
-            totals = {g: settled[g][0] for g in candidates}
+            if settle:
+                settled = validator.settle([(g, totals[g], all_details.get(g, {})) for g in candidates])
+                totals = {g: settled[g][0] for g in candidates}
+            else:
+                totals = validator.finalize({g: totals[g] for g in candidates}, all_details)
         self.validation_seconds = time.perf_counter() - t_val
         for k, g in enumerate(candidates):
             ctx.writer.add_scalar("validation/score", totals[g], k)

@@ -49,6 +49,7 @@ class ValidatorSettings:
     fear_stage2_steps: int = setting(50, "fear: minibatches of stage 2 (last layers only)")
     fear_reject_ratio: float = setting(4.0, "fear: early-reject a candidate whose stage 1 needs more than r "
                                             "times the fewest steps so far (Dey et al. 2021: r=4)")
+    vote: str = setting("proxy,tse-ema", "vote: the validators whose ranks are summed (comma list of two or more)")
     val_repeats: int = setting(1, "tse*: train each candidate R times (each from its own initialisation and "
                                   "minibatch order; the first is the single run's) and average the estimates: "
                                   "less noise for R times the cost", minimum=1)
@@ -73,9 +74,26 @@ class ValidatorSettings:
             raise SettingsError(f"--fear-reject-ratio must be at least 1, got {self.fear_reject_ratio}")
         if self.val_lr <= 0 or self.val_weight_decay < 0:
             raise SettingsError("--val-lr must be positive and --val-weight-decay 0 or more")
-        if self.val_repeats > 1 and self.validator in VALIDATORS and not VALIDATORS.get(self.validator).repeatable:
+        if self.validator == "vote":
+            self._validate_vote()
+        if self.val_repeats > 1 and self.validator in VALIDATORS and not self._repeatable():
             raise SettingsError(f"--val-repeats applies to tse, tse-e and tse-ema; the {self.validator!r} validator "
                                 f"scores each candidate once: drop --val-repeats or choose a tse validator")
+
+    def _validate_vote(self) -> None:
+        """The members of --vote: two or more distinct registered validators, not vote itself."""
+        members = [n.strip() for n in self.vote.split(",") if n.strip()]
+        for n in members:
+            if n == "vote" or n not in VALIDATORS:
+                raise SettingsError(f"--vote: {n!r} is not a validator to vote with; choose from "
+                                    f"{', '.join(v for v in VALIDATORS.names() if v != 'vote')}")
+        if len(set(members)) < 2 or len(set(members)) < len(members):
+            raise SettingsError(f"--vote needs two or more different validators, e.g. proxy,tse-ema; got {self.vote!r}")
+
+    def _repeatable(self) -> bool:
+        """Whether --val-repeats means something for the chosen validator (a vote: for one of its members)."""
+        names = [n.strip() for n in self.vote.split(",")] if self.validator == "vote" else [self.validator]
+        return any(n in VALIDATORS and VALIDATORS.get(n).repeatable for n in names)
 
 
 @dataclass
@@ -124,6 +142,11 @@ class Validator(ABC):
 
     def __init__(self, settings: ValidatorSettings) -> None:
         self.settings = settings
+
+    def finalize(self, scores: Mapping[str, float], details: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+        """The final scores of the candidates scored so far, from their scores and details (a vote ranks them
+        among each other); idempotent, and the identity for a validator whose scores stand alone."""
+        return dict(scores)
 
     def restore(self, details: Mapping[str, Mapping[str, Any]]) -> None:
         """Take up the details of candidates an interrupted run already scored (state across candidates)."""

@@ -17,7 +17,8 @@ def validate_candidates(validator: Validator, ctx: ValidationContext, genotypes:
                         details_out: dict[str, dict[str, Any]] | None = None) -> dict[str, float]:
     """Score of each genotype (higher is better). Scores in `done` (a checkpoint, with their details) are
     taken as they are; after each new candidate `sink(scores, details)` persists the scores so far and
-    `on_verdict` receives its verdict (curves, TensorBoard). `details_out` receives every candidate's details."""
+    `on_verdict` receives its verdict (curves, TensorBoard). `details_out` receives every candidate's details.
+    Scores are the validator's `finalize` over the candidates scored (a vote ranks them among each other)."""
     scores: dict[str, float] = {g: float(done[g]) for g in genotypes if done and g in done}
     details: dict[str, dict[str, Any]] = {g: dict(done_details[g]) for g in scores
                                           if done_details and g in done_details}
@@ -30,7 +31,8 @@ def validate_candidates(validator: Validator, ctx: ValidationContext, genotypes:
         if on_verdict is not None:
             on_verdict(g, verdict)
         if sink is not None:
-            sink(dict(scores), dict(details))
+            sink(validator.finalize(scores, details), dict(details))
     if details_out is not None:
         details_out.update(details)
-    return {g: scores[g] for g in genotypes}
+    final = validator.finalize({g: scores[g] for g in genotypes}, details)
+    return {g: final[g] for g in genotypes}
