@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from scipy.stats import rankdata
-
 from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict
 
 
@@ -24,6 +22,8 @@ def vote_members(spec: str) -> list[str]:
 
 def ranks(values: list[float]) -> list[float]:
     """Rank of each value, 1 = the lowest, ties the mean of their ranks, NaN below every number (-inf too)."""
+    from scipy.stats import rankdata  # imported here: the CLI parser must start without scipy
+
     finite = [v for v in values if not math.isnan(v)]
     nan_count = len(values) - len(finite)
     number_ranks = iter(rankdata(finite, method="average") + nan_count) if finite else iter(())
