@@ -25,6 +25,11 @@ from supernet.spaces.base import NetConfig, SearchSpace
 CurveSink = Callable[[list[dict[str, Any]]], None]
 
 
+def vote_members(spec: str) -> list[str]:
+    """The member validators named by `--vote` ("proxy,tse-ema"), in order."""
+    return [n.strip() for n in spec.split(",") if n.strip()]
+
+
 @dataclass
 class ValidatorSettings:
     """Settings of the validators (a base of the settings of every command that validates)."""
@@ -82,7 +87,7 @@ class ValidatorSettings:
 
     def _validate_vote(self) -> None:
         """The members of --vote: two or more distinct registered validators, not vote itself."""
-        members = [n.strip() for n in self.vote.split(",") if n.strip()]
+        members = vote_members(self.vote)
         for n in members:
             if n == "vote" or n not in VALIDATORS:
                 raise SettingsError(f"--vote: {n!r} is not a validator to vote with; choose from "
@@ -92,7 +97,7 @@ class ValidatorSettings:
 
     def _repeatable(self) -> bool:
         """Whether --val-repeats means something for the chosen validator (a vote: for one of its members)."""
-        names = [n.strip() for n in self.vote.split(",")] if self.validator == "vote" else [self.validator]
+        names = vote_members(self.vote) if self.validator == "vote" else [self.validator]
         return any(n in VALIDATORS and VALIDATORS.get(n).repeatable for n in names)
 
 

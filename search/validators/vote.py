@@ -12,12 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict
-
-
-def vote_members(spec: str) -> list[str]:
-    """The member validators of `--vote`, in order."""
-    return [n.strip() for n in spec.split(",") if n.strip()]
+from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict, vote_members
 
 
 def ranks(values: list[float]) -> list[float]:
