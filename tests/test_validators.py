@@ -279,6 +279,9 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     (["search", "--validator", "fear", "--fear-freeze", "1.5"], "--fear-freeze"),
     (["search", "--val-epochs", "0"], "--val-epochs"),
     (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats applies to tse, tse-e and tse-ema"),
+    (["search", "--val-train-cells", "1"], "--val-train-cells sizes the network that tse*/fear train"),
+    (["proxies", "--val-repeats", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
+    (["proxies", "--val-train-channels", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
     (["search", "--validator", "vote", "--vote", "tse-ema"], "--vote needs two or more different validators"),
     (["proxies", "--validators", "tse-ema,nope", "--benchmark-table", "TABLE"], "unknown validator 'nope'"),
     (["proxies", "--validators", "proxy", "--benchmark-table", "TABLE"], "unknown validator 'proxy'"),
@@ -320,8 +323,12 @@ def test_repeats_average_independent_trainings_and_keep_the_first(name):
 
 @pytest.mark.parametrize("bad, needle", [
     ({"val_repeats": 0}, "--val-repeats must be at least 1, got 0"),
-    ({"val_repeats": 2, "validator": "fear"}, "--val-repeats applies to tse, tse-e and tse-ema; the 'fear' validator"),
-    ({"val_repeats": 2, "validator": "proxy"}, "the 'proxy' validator scores each candidate once")])
+    ({"val_repeats": 2, "validator": "fear"}, r"--val-repeats applies to tse, tse-e and tse-ema, and none is in use "
+                                              r"\(validators: fear\)"),
+    ({"val_repeats": 2, "validator": "proxy"}, r"none is in use \(validators: proxy\)"),
+    ({"val_train_channels": 4, "validator": "proxy"}, r"--val-train-channels sizes the network that tse\*/fear train, "
+                                                      r"and none is in use \(validators: proxy\)"),
+    ({"val_train_cells": 1, "validator": "vote", "vote": "proxy,proxy"}, "--vote needs two or more different")])
 def test_repeats_only_where_they_mean_something(bad, needle):
     with pytest.raises(SettingsError, match=needle):
         ValidatorSettings(**bad).validate_validator()
@@ -396,7 +403,8 @@ def test_vote_ranks_the_planted_architectures():
     ({"vote": "tse-ema,tse-ema"}, "--vote needs two or more different validators"),
     ({"vote": "proxy,nope"}, "--vote: 'nope' is not a validator to vote with; choose from proxy, tse, tse-e, tse-ema, fear"),
     ({"vote": "vote,tse"}, "--vote: 'vote' is not a validator to vote with"),
-    ({"vote": "proxy,fear", "val_repeats": 2}, "--val-repeats applies to tse, tse-e and tse-ema; the 'vote'")])
+    ({"vote": "proxy,fear", "val_repeats": 2}, r"--val-repeats applies to tse, tse-e and tse-ema, and none is in use "
+                                               r"\(validators: proxy, fear\)")])
 def test_bad_vote_settings_are_one_line(bad, needle):
     with pytest.raises(SettingsError, match=needle):
         ValidatorSettings(validator="vote", **bad).validate_validator()
@@ -419,3 +427,40 @@ def test_a_search_with_the_vote_validator(tmp_path):
     assert sum(sums) == n * (n + 1) and result["validation_score"] == max(sums)
     rows = [json.loads(line) for line in (tmp_path / "run" / "curves" / "0.jsonl").read_text().splitlines()]
     assert [(r["member"], r["repeat"]) for r in rows] == [("tse-ema", 0)] * 4 + [("tse-ema", 1)] * 4
+
+
+def test_training_validators_train_the_network_of_val_train_size():
+    """--val-train-channels/-cells resize only what tse*/fear train: tse-ema on a C=16 context with
+    --val-train-channels 4 --val-train-cells 1 equals tse-ema on a C=4 / 1-cell context, and the proxy validator
+    (or a vote's proxy member) still sums on the context's network."""
+    from scoring.proxies import get_proxy
+    from supernet.spaces import get_space
+    from train_final.data import DataSpec, build_dataset
+    space = get_space("nb201")
+    data = build_dataset(DataSpec("synthetic"), "train", augment=False, seed=2)
+    batches = [(torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(5)), torch.tensor([0, 1, 2, 3]))]
+
+    def ctx(channels, cells):
+        return ValidationContext(space, data, 10, NetConfig(channels=channels, cells=cells, num_classes=10),
+                                 torch.device("cpu"), seed=2, batch_size=4, proxy=get_proxy("nwot"), batches=batches)
+    arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+    small = ValidatorSettings(val_epochs=1, val_steps_per_epoch=2)
+    resized = ValidatorSettings(val_epochs=1, val_steps_per_epoch=2, val_train_channels=4, val_train_cells=1)
+    assert VALIDATORS.create("tse-ema", settings=resized).score(ctx(16, 2), arch).score == \
+        VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score
+    assert VALIDATORS.create("tse-ema", settings=small).score(ctx(16, 2), arch).score != \
+        VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score  # the size matters
+    vote = ValidatorSettings(validator="vote", vote="proxy,tse-ema", val_epochs=1, val_steps_per_epoch=2,
+                             val_train_channels=4, val_train_cells=1)
+    members = VALIDATORS.create("vote", settings=vote).score(ctx(16, 2), arch).details["members"]
+    assert members["proxy"] == VALIDATORS.create("proxy", settings=small).score(ctx(16, 2), arch).score
+    assert members["tse-ema"] == VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score
+
+
+def test_proxies_take_training_settings_for_their_validators():
+    """`opscore proxies --validators tse-ema --val-repeats 2` is valid (its validators, not --validator, count)."""
+    from search.analysis.proxy_study import ProxyStudyConfig
+    ProxyStudyConfig(validators="tse-ema", val_repeats=2, val_train_channels=4, benchmark_table="t.csv").validate()
+    ProxyStudyConfig(validators="all", val_repeats=2, benchmark_table="t.csv").validate()
+    with pytest.raises(SettingsError, match=r"\(validators: fear\)"):
+        ProxyStudyConfig(validators="fear", val_repeats=2, benchmark_table="t.csv").validate()

@@ -78,6 +78,12 @@ class ProxyStudyConfig(ValidatorSettings):
     cells: int | None = setting(None, "stand-alone network depth (default: the space's)", minimum=1)
     out: str | None = setting(None, "run directory (default: runs/proxies-<time>)")
 
+    def validators_in_use(self) -> list[str]:
+        """The training validators of --validators ('all': every one that trains)."""
+        if self.validators.strip() == "all":
+            return [n for n in VALIDATORS.names() if not VALIDATORS.get(n).needs_proxy]
+        return [n.strip() for n in self.validators.split(",") if n.strip()]
+
     def validate(self) -> "ProxyStudyConfig":
         """Range checks that need no registry."""
         if self.sample < 2:

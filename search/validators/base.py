@@ -9,7 +9,7 @@ fields shared by every command that validates (opscore search, opscore proxies).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
@@ -58,6 +58,11 @@ class ValidatorSettings:
     val_repeats: int = setting(1, "tse*: train each candidate R times (each from its own initialisation and "
                                   "minibatch order; the first is the single run's) and average the estimates: "
                                   "less noise for R times the cost", minimum=1)
+    val_train_channels: int | None = setting(None, "tse*/fear: width of the network they train (default: the "
+                                                   "validation network's); a vote can train small while its "
+                                                   "proxy member sums on the usual network", minimum=1)
+    val_train_cells: int | None = setting(None, "tse*/fear: depth of the network they train (default: the "
+                                                "validation network's)", minimum=1)
 
     def validate_validator(self) -> None:
         """Range checks of the validator settings."""
@@ -81,9 +86,9 @@ class ValidatorSettings:
             raise SettingsError("--val-lr must be positive and --val-weight-decay 0 or more")
         if self.validator == "vote":
             self._validate_vote()
-        if self.val_repeats > 1 and self.validator in VALIDATORS and not self._repeatable():
-            raise SettingsError(f"--val-repeats applies to tse, tse-e and tse-ema; the {self.validator!r} validator "
-                                f"scores each candidate once: drop --val-repeats or choose a tse validator")
+        used = self.validators_in_use()
+        if all(n in VALIDATORS for n in used):  # an unknown name is reported where the validator is created
+            self._validate_training_settings(used)
 
     def _validate_vote(self) -> None:
         """The members of --vote: two or more distinct registered validators, not vote itself."""
@@ -95,10 +100,21 @@ class ValidatorSettings:
         if len(set(members)) < 2 or len(set(members)) < len(members):
             raise SettingsError(f"--vote needs two or more different validators, e.g. proxy,tse-ema; got {self.vote!r}")
 
-    def _repeatable(self) -> bool:
-        """Whether --val-repeats means something for the chosen validator (a vote: for one of its members)."""
-        names = vote_members(self.vote) if self.validator == "vote" else [self.validator]
-        return any(n in VALIDATORS and VALIDATORS.get(n).repeatable for n in names)
+    def _validate_training_settings(self, used: list[str]) -> None:
+        """--val-repeats and --val-train-* only with a validator they apply to (never silently ignored)."""
+        what = ", ".join(used) or "none"
+        if self.val_repeats > 1 and not any(VALIDATORS.get(n).repeatable for n in used):
+            raise SettingsError(f"--val-repeats applies to tse, tse-e and tse-ema, and none is in use (validators: "
+                                f"{what}): drop --val-repeats or choose a tse validator")
+        sized = {"val_train_channels": self.val_train_channels, "val_train_cells": self.val_train_cells}
+        for key, v in sized.items():
+            if v is not None and all(VALIDATORS.get(n).needs_proxy for n in used):
+                raise SettingsError(f"--{key.replace('_', '-')} sizes the network that tse*/fear train, and none "
+                                    f"is in use (validators: {what}): drop it or choose a training validator")
+
+    def validators_in_use(self) -> list[str]:
+        """The validators these settings run (a vote: its members); `opscore proxies` names its own."""
+        return vote_members(self.vote) if self.validator == "vote" else [self.validator]
 
 
 @dataclass
@@ -121,10 +137,12 @@ class ValidationContext:
         """The seed of one use (initialisation, training data) in this repeat; repeat 0 keeps the single run's."""
         return derive_seed(self.seed, VALIDATION, purpose, *([self.repeat] if self.repeat else []))
 
-    def network(self, genotype: str) -> nn.Module:
-        """The candidate's stand-alone network, initialised from the same seed for every candidate."""
+    def network(self, genotype: str, channels: int | None = None, cells: int | None = None) -> nn.Module:
+        """The candidate's stand-alone network, initialised from the same seed for every candidate; `channels`
+        and `cells` override the context's size (the training validators' --val-train-channels/-cells)."""
         torch.manual_seed(self.seed_for(7))
-        net = self.space.build_network(self.space.parse_genotype(genotype), self.net_cfg).to(self.device)
+        cfg = replace(self.net_cfg, channels=channels or self.net_cfg.channels, cells=cells or self.net_cfg.cells)
+        net = self.space.build_network(self.space.parse_genotype(genotype), cfg).to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
 

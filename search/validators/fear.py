@@ -16,7 +16,7 @@ import math
 from typing import Any, Mapping
 
 from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict
-from .training import Step, cosine, freeze_input_side, sgd, train_steps, training_stream, window_mean
+from .training import Step, cosine, freeze_input_side, sgd, train_steps, training_network, training_stream, window_mean
 
 
 def stage1_budget(cap: int, fewest: int | None, ratio: float) -> int:
@@ -50,7 +50,7 @@ class FEAR(Validator):
 
     def score(self, ctx: ValidationContext, genotype: str) -> Verdict:
         s = self.settings
-        net = ctx.network(genotype)
+        net = training_network(ctx, s, genotype)
         stream, per_epoch = training_stream(ctx, s)
         cap = s.val_epochs * per_epoch
         allowed = stage1_budget(cap, self.fewest if self.early_reject else None, s.fear_reject_ratio)

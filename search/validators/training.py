@@ -26,6 +26,11 @@ def training_stream(ctx: ValidationContext, settings: ValidatorSettings) -> tupl
     return stream, per_epoch
 
 
+def training_network(ctx: ValidationContext, settings: ValidatorSettings, genotype: str) -> nn.Module:
+    """The network a training validator trains: the validation network, resized by --val-train-channels/-cells."""
+    return ctx.network(genotype, settings.val_train_channels, settings.val_train_cells)
+
+
 def sgd(params: Iterable[nn.Parameter], settings: ValidatorSettings) -> torch.optim.SGD:
     """SGD, momentum 0.9 with Nesterov, the validators' learning rate and weight decay."""
     return torch.optim.SGD(params, lr=settings.val_lr, momentum=0.9, nesterov=True,

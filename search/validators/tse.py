@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from scoring.tse import TSERecorder, estimate
 
 from .base import VALIDATORS, ValidationContext, Validator, Verdict
-from .training import cosine, sgd, train_steps, training_stream
+from .training import cosine, sgd, train_steps, training_network, training_stream
 
 
 class _TSE(Validator):
@@ -43,7 +43,7 @@ class _TSE(Validator):
     def _train(self, ctx: ValidationContext, genotype: str) -> tuple[list[float], list[dict[str, Any]]]:
         """One training of the candidate: its per-epoch mean losses and its curve."""
         s = self.settings
-        net = ctx.network(genotype)
+        net = training_network(ctx, s, genotype)
         stream, per_epoch = training_stream(ctx, s)
         total = s.val_epochs * per_epoch
         curve = train_steps(net, stream, sgd(net.parameters(), s), cosine(s.val_lr, total), total)
