@@ -425,6 +425,7 @@ def test_a_search_with_the_vote_validator(tmp_path):
     cands = json.loads((tmp_path / "run" / "candidates.json").read_text())
     n, sums = len(cands), [c["validation_score"] for c in cands]
     assert sum(sums) == n * (n + 1) and result["validation_score"] == max(sums)
+    assert (result["threads"], result["torch"]) == (torch.get_num_threads(), torch.__version__)  # rounding depends on them
     rows = [json.loads(line) for line in (tmp_path / "run" / "curves" / "0.jsonl").read_text().splitlines()]
     assert [(r["member"], r["repeat"]) for r in rows] == [("tse-ema", 0)] * 4 + [("tse-ema", 1)] * 4
 

@@ -94,6 +94,8 @@ class Strategy(ABC):
             "genotype_json": ctx.space.genotype_to_json(ctx.space.parse_genotype(winner)),
             "validation_score": scores[winner], "unique_candidates": len(candidates),
             "device": str(ctx.device), "workers": ctx.workers.world,
+            # float rounding depends on both, and with it the outcome of a short training (tse*, fear)
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
         }
         if silent:
             log.warning("%s", silent)
