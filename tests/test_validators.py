@@ -280,6 +280,7 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     (["search", "--val-epochs", "0"], "--val-epochs"),
     (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats applies to tse, tse-e and tse-ema"),
     (["search", "--val-train-cells", "1"], "--val-train-cells sizes the network that tse*/fear train"),
+    (["search", "--validator", "tse-ema", "--val-train-channels", "0"], "val_train_channels must be at least 1"),
     (["proxies", "--val-repeats", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
     (["proxies", "--val-train-channels", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
     (["search", "--validator", "vote", "--vote", "tse-ema"], "--vote needs two or more different validators"),

@@ -52,6 +52,11 @@ from .plots import scatter_grid
 log = logging.getLogger(__name__)
 
 
+def training_validators() -> list[str]:
+    """The registered validators that train (the ones `--validators` offers; the proxy sum is the proxy columns)."""
+    return [n for n in VALIDATORS.names() if not VALIDATORS.get(n).needs_proxy]
+
+
 @dataclass
 class ProxyStudyConfig(ValidatorSettings):
     """Settings of `opscore proxies` (flags use these names with dashes)."""
@@ -81,7 +86,7 @@ class ProxyStudyConfig(ValidatorSettings):
     def validators_in_use(self) -> list[str]:
         """The training validators of --validators ('all': every one that trains)."""
         if self.validators.strip() == "all":
-            return [n for n in VALIDATORS.names() if not VALIDATORS.get(n).needs_proxy]
+            return training_validators()
         return [n.strip() for n in self.validators.split(",") if n.strip()]
 
     def validate(self) -> "ProxyStudyConfig":
@@ -131,8 +136,7 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     space = get_space(cfg.space)
     names = parse_proxies(cfg.proxies)
     proxies = {n: get_proxy(n, bn_mode=cfg.bn_mode) for n in names}
-    trainable = [n for n in VALIDATORS.names() if not VALIDATORS.get(n).needs_proxy]
-    vnames = parse_names(cfg.validators, trainable, "validator") if cfg.validators.strip() else []
+    vnames = parse_names(cfg.validators, training_validators(), "validator") if cfg.validators.strip() else []
     validators = {n: VALIDATORS.create(n, settings=cfg) for n in vnames}
     bench = CsvBenchmark(cfg.benchmark_table)  # type: ignore[arg-type]
     metric = cfg.metric or bench.columns[0]
