@@ -59,7 +59,7 @@ class SearchConfig(ValidatorSettings):
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
                                         "on CPU and GPU)")
-    batched: bool | None = setting(None, "score all ops of an edge in one grouped forward (default: on with CUDA)")
+    batched: bool | None = setting(None, "score all ops of an edge in one grouped forward (default: on with CUDA, except mobilenet)")
     channels: int | None = setting(None, "supernet width (default: the space's)", minimum=1)
     cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)",
                                    minimum=1)

@@ -108,3 +108,18 @@ def test_scoring_context_has_typed_settings_not_options():
         ScoringContext(SPACE, net, st, None, {"batched": True})  # type: ignore[misc]
     ctx = ScoringContext(SPACE, net, st, None, batched=True)
     assert ctx.batched and ctx.trained is None and ctx.tune_epochs == 0.0
+
+
+@pytest.mark.parametrize("space", ["nb201", "nb-macro", "darts", "mobilenet"])
+def test_grouped_scoring_is_the_default_only_on_cuda_and_not_for_mobilenet(space):
+    # H200 proposal iterations (README): grouped 1.8x faster on NB201 b256 and 2.7x on DARTS, 5x slower on
+    # MobileNet; on the CPU 1.07x slower at batch 64
+    from search.factory import ScoringSettings, build_scoring, default_batched
+    sp = get_space(space)
+    assert default_batched(sp, torch.device("cpu")) is False
+    assert default_batched(sp, torch.device("cuda")) is (space != "mobilenet")
+    if space == "nb201":  # the setting wins over the default; unset means the default
+        for given, expected in ((None, False), (True, True), (False, False)):
+            settings = ScoringSettings(scorer="zc-pt", proxy="nwot", channels=4, cells=1, batched=given)
+            _, _, scorer, _ = build_scoring(settings, sp, torch.device("cpu"), num_classes=10)
+            assert scorer.ctx.batched is expected

@@ -49,6 +49,8 @@ class SearchSpace(ABC):
     name: ClassVar[str] = ""  # set by SPACES.register
     # 'none' never enters a genotype (DARTS's and RobustDARTS's parser: inputs ranked and ops chosen without it)
     genotype_without_none: ClassVar[bool] = False
+    # whether grouped scoring (`--batched`) is the CUDA default: one forward of G perturbations beats G forwards
+    grouped_on_cuda: ClassVar[bool] = True
 
     @abstractmethod
     def candidates(self) -> dict[str, tuple[str, ...]]:
