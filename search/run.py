@@ -5,7 +5,9 @@ The strategy (`--strategy`, registered in search.strategies) runs prepare, propo
 report; this driver owns what every strategy shares: the run folder (config.yaml, search.log, tb/,
 result.json; `resume=True` reopens it with the same settings, benchmark settings excepted), the scoring
 data, the device, the processes under torchrun (only rank 0 writes) and the benchmark lookups, made after
-result.json is written and recorded in it (a failed one under `benchmark_errors`, never raised).
+result.json is written and recorded in it (a failed one under `benchmark_errors`, never raised), with
+`sample_oracle`: the benchmark entry of the best of the strategy's candidates (candidates.json), the
+ceiling any validation of them could reach.
 """
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ def _stages(strategy: Strategy, ctx: SearchContext) -> dict[str, Any]:
         ctx.folder.finish(result)  # written before any lookup: a failed lookup never loses the search
         if ctx.benchmark is not None and ctx.workers.is_main:
             result = merge_lookup(result, ctx.benchmark.result_entries(result["genotype"]))
+            result["sample_oracle"] = ctx.benchmark.best(candidates)
             ctx.folder.finish(result)
         writer.add_text("genotype", result["genotype"])
         log.info("winner %s%s", result["genotype"],

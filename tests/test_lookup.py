@@ -57,6 +57,42 @@ def test_nb201_search_reports_every_dataset_of_the_table(tmp_path, capsys):
     assert set(res2["benchmark"]) == {"cifar100_test_acc", "imagenet16-120_test_acc"}
 
 
+def candidate_genotypes(run) -> list[str]:
+    return [c["genotype"] for c in json.loads((run / "candidates.json").read_text())]
+
+
+def test_a_search_records_the_best_of_its_candidates(tmp_path):
+    table, index = full_table(tmp_path)
+    run = tmp_path / "r"
+    assert main(["search", *TINY[:-5], "-N", "4", "-V", "1", "--seed", "2", "--no-progress", "--benchmark-table", str(table),
+                 "--out", str(run)]) == 0
+    res = json.loads((run / "result.json").read_text())
+    genotypes = candidate_genotypes(run)
+    assert len(genotypes) == res["unique_candidates"] > 1  # several candidates, so the best is a choice
+    # every column grows with the row index: the best candidate is the one of the highest index
+    assert res["sample_oracle"] == expected(max(index[g] for g in genotypes))
+    assert res["sample_oracle"]["cifar10_test_acc"] >= res["benchmark"]["cifar10_test_acc"]
+
+
+def test_the_best_skips_what_no_benchmark_holds_or_a_lookup_that_crashes(tmp_path):
+    from search.benchmarks import BenchmarkSet
+
+    class Flaky:
+        source, spaces, metrics = "flaky", None, ("acc", "other")
+
+        def lookup(self, arch):
+            if arch == "boom":
+                raise RuntimeError("surrogate crashed")
+            if arch == "missing":
+                from search.benchmarks import BenchmarkError
+                raise BenchmarkError("not held")
+            return {"acc": float(len(arch)), "other": -float(len(arch))}
+
+    bench = BenchmarkSet([Flaky()])
+    assert bench.best(["ab", "boom", "abcd", "missing", "abc", "abcd"]) == {"acc": 4.0, "other": -4.0}
+    assert bench.best(["boom", "missing"]) is None and bench.best([]) is None
+
+
 def test_missing_winner_keeps_the_search_then_lookup_adds_it(tmp_path):
     run = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "search", "search", *TINY, "--benchmark-table",
@@ -75,9 +111,11 @@ def test_missing_winner_keeps_the_search_then_lookup_adds_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     after = json.loads((run / "result.json").read_text())
     assert after["benchmark"] == expected(index[res["genotype"]])
+    assert res["sample_oracle"] is None  # the one-row table holds no candidate (all-none is never one)
+    assert after["sample_oracle"] == expected(max(index[g] for g in candidate_genotypes(run)))
     assert "benchmark_errors" not in after  # the errors are the latest lookup's
-    assert {k: after[k] for k in res if not k.startswith("benchmark")} == \
-        {k: res[k] for k in res if not k.startswith("benchmark")}  # nothing else touched
+    assert {k: after[k] for k in res if not k.startswith("benchmark") and k != "sample_oracle"} == \
+        {k: res[k] for k in res if not k.startswith("benchmark") and k != "sample_oracle"}  # nothing else touched
 
 
 def test_resume_without_the_benchmark_is_allowed(tmp_path):

@@ -7,7 +7,7 @@ caller has written its result first and keeps it. The CLI turns recorded errors 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .base import Benchmark, BenchmarkError
 
@@ -58,6 +58,21 @@ class BenchmarkSet:
             if got:
                 return got
         raise BenchmarkError("; ".join(reasons) or f"no benchmark given records {arch}")
+
+    def best(self, archs: Iterable[str]) -> dict[str, float] | None:
+        """The entry of the best of `archs` by the first metric its lookup gives (a search's candidates: the
+        ceiling any validation of them can reach; NASWOT's "optimal" line, Mellor et al. 2021, Table 2).
+        Architectures no benchmark holds are skipped, like any failing lookup; None when none is held."""
+        found: dict[str, float] | None = None
+        for arch in dict.fromkeys(archs):
+            try:
+                got = self.lookup(arch)
+            except Exception as e:  # noqa: BLE001 - a missing or failing entry only leaves this arch out
+                log.debug("no benchmark entry for %s: %s", arch, e)
+                continue
+            if found is None or next(iter(got.values())) > next(iter(found.values())):
+                found = got
+        return found
 
     def result_entries(self, arch: str) -> dict[str, Any]:
         """result.json's benchmark entries for `arch`: `benchmark` (metric -> value), `benchmark_source`,

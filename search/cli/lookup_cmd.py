@@ -1,4 +1,5 @@
-"""`opscore lookup RUN_DIR...`: add benchmark lookups to finished run directories (rewrites result.json atomically)."""
+"""`opscore lookup RUN_DIR...`: add benchmark lookups to finished run directories (rewrites result.json atomically),
+and `sample_oracle`, the best of the candidates a search recorded in candidates.json."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,8 @@ def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..strategies.base import CANDIDATES  # here: the parser must start without torch
+
     settings = load_settings(BenchmarkSettings, None, given(args, BenchmarkSettings))
     if not settings.any_source():
         raise ConfigError("opscore lookup needs --benchmark-table, --nats-bench or --nb301-models")
@@ -50,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         bench = opened[space]
         assert bench is not None  # a source is configured
         result = merge_lookup(result, bench.result_entries(str(result["genotype"])))
+        candidates = folder.read_json(CANDIDATES)
+        if isinstance(candidates, list):  # a search's candidates: their best, as the search records it
+            result["sample_oracle"] = bench.best(str(c["genotype"]) for c in candidates
+                                                 if isinstance(c, dict) and "genotype" in c)
         folder.finish(result)  # atomic rewrite
         print(json.dumps({"run_dir": str(folder.root), "genotype": result["genotype"],
                           "benchmark": result["benchmark"]}))

@@ -27,6 +27,8 @@ from ..distributed import Workers
 
 log = logging.getLogger(__name__)
 
+CANDIDATES = "candidates.json"  # every strategy's candidates (genotype + its scores); `sample_oracle` reads it
+
 
 @dataclass
 class SearchContext:

@@ -22,7 +22,7 @@ from runtime import seeds
 from runtime.seeds import derive_seed
 
 from ..config import ConfigError, SearchConfig
-from .base import STRATEGIES, SearchContext
+from .base import CANDIDATES, STRATEGIES, SearchContext
 from .fitness import FitnessStrategy
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Evolution(FitnessStrategy):
 
     def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
         fitness = {g: f for g, f in self.history}
-        ctx.folder.write_json("candidates.json", [{"genotype": g, "fitness": fitness[g]} for g in candidates])
+        ctx.folder.write_json(CANDIDATES, [{"genotype": g, "fitness": fitness[g]} for g in candidates])
         return {g: fitness[g] for g in candidates}
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from scoring.proxies import PROXIES, get_proxy
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream
-from ..benchmarks import Benchmark, BenchmarkError
+from ..benchmarks import Benchmark
 from ..config import ConfigError, SearchConfig
 from ..score_cache import CACHE_FORMAT, ScoreCache
 from .base import SearchContext, Strategy, one_process
@@ -158,19 +158,6 @@ class EvaluationJournal:
         return sum(float(r["seconds"]) for r in self.rows)
 
 
-def sample_oracle(ctx: SearchContext, rows: list[dict[str, Any]]) -> dict[str, float] | None:
-    """The benchmark entry of the best evaluated genotype by the table's first column (None if none is in it)."""
-    best: dict[str, float] | None = None
-    for g in dict.fromkeys(r["genotype"] for r in rows):
-        try:
-            acc = ctx.benchmark.lookup(g)  # type: ignore[union-attr]
-        except BenchmarkError:
-            continue
-        if best is None or next(iter(acc.values())) > next(iter(best.values())):
-            best = acc
-    return best
-
-
 class FitnessStrategy(Strategy):
     """Common part of the baselines that evaluate architectures one by one with a fitness (a proxy on a
     stand-alone network, or a benchmark table): BN mode, the fitness, the journal and its details."""
@@ -199,6 +186,4 @@ class FitnessStrategy(Strategy):
         if s.proxy:
             out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=s.score_seed,
                        score_cache=s.score_cache, cache_hits=self.cache.hits if self.cache else 0)
-        if ctx.benchmark is not None:
-            out["sample_oracle"] = sample_oracle(ctx, self.journal.rows)
         return out

@@ -3,8 +3,8 @@
 propose: K = --samples genotypes drawn i.i.d. uniformly from the space (`SearchSpace.sample`, seeded by
 (seed, BASELINE_SAMPLE)); validate: the fitness of each unique one (search.strategies.fitness: a
 benchmark table or a proxy of a fresh stand-alone network on one minibatch), journalled in
-evaluations.jsonl so `--resume` continues a killed run. With a table, result.json also records
-`sample_oracle`: the best table accuracy in the sample (NASWOT's "optimal" line, Mellor et al. 2021, Table 2).
+evaluations.jsonl so `--resume` continues a killed run. With a table, the driver records `sample_oracle`:
+the best table accuracy in the sample (NASWOT's "optimal" line, Mellor et al. 2021, Table 2).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.seeds import derive_seed
 
-from .base import SearchContext
+from .base import CANDIDATES, SearchContext
 from .fitness import FitnessStrategy
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,6 @@ class SampleAndScore(FitnessStrategy):
 
     def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:
         scores = {g: self.journal(g) for g in tqdm(candidates, desc="scoring", disable=not ctx.show_progress)}
-        ctx.folder.write_json("candidates.json", [{"genotype": g, "sampled": self.drawn.count(g), "fitness": scores[g]}
+        ctx.folder.write_json(CANDIDATES, [{"genotype": g, "sampled": self.drawn.count(g), "fitness": scores[g]}
                                                   for g in candidates])
         return scores

@@ -40,7 +40,7 @@ from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, validate_candidates
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
-from .base import STRATEGIES, SearchContext, Strategy
+from .base import CANDIDATES, STRATEGIES, SearchContext, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class ZeroCostPT(Strategy):
         self.validation_seconds = time.perf_counter() - t_val
         for k, g in enumerate(candidates):
             ctx.writer.add_scalar("validation/score", totals[g], k)
-        folder.write_json("candidates.json", [{"genotype": g, "proposed": sum(p.genotype == g for p in self.proposals),
+        folder.write_json(CANDIDATES, [{"genotype": g, "proposed": sum(p.genotype == g for p in self.proposals),
                                                "validation_score": totals[g]} for g in candidates])
         return {g: totals[g] for g in candidates}
 
