@@ -422,6 +422,22 @@ def test_report_groups_by_differing_settings_with_hand_computed_mean_and_std(tmp
     assert (tmp_path / "rep" / "report.png").stat().st_size > 0
 
 
+def test_report_takes_a_missing_setting_at_its_default_and_groups_across_proposal_sources(tmp_path):
+    default = SearchConfig().population
+    result = {"benchmark": {"acc": 90.0}, "seconds": 1.0, "unique_candidates": 3}
+    runs = [make_run(tmp_path, "old", {"strategy": "zcpt", "seed": 0}, result),  # written before `population`
+            make_run(tmp_path, "new", {"strategy": "zcpt", "seed": 1, "population": default,
+                                       "proposals_from": "runs/s1"}, {**result, "benchmark": {"acc": 92.0}}),
+            make_run(tmp_path, "new2", {"strategy": "zcpt", "seed": 2, "population": default,
+                                        "proposals_from": "runs/s2"}, {**result, "benchmark": {"acc": 94.0}}),
+            make_run(tmp_path, "other", {"strategy": "zcpt", "seed": 0, "population": default + 1}, result)]
+    assert opscore(["report", *map(str, runs), "--out", str(tmp_path / "rep")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "report.csv")))
+    assert [(r["population"], r["runs"], float(r["benchmark.acc_mean"])) for r in rows] == \
+        [(str(default), "3", 92.0), (str(default + 1), "1", 90.0)]
+    assert "proposals_from" not in rows[0]
+
+
 def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert opscore(["report", str(tmp_path / "half"), "--out", str(tmp_path / "rep")]) == 2

@@ -1,7 +1,9 @@
 """`opscore report`: many finished search run directories -> one table grouped by their settings.
 
 Runs are grouped by the settings that differ between them (config.yaml), leaving out `seed` and `out`
-(and `score_cache`, a file path that changes no result); each group gets the number of runs and the
+(and the paths that name another file per run: `score_cache`, which changes no result, and `proposals_from`,
+the run of the same seed whose proposals a run validates); a setting a folder of an earlier version lacks
+counts at its default, as `--resume` takes it. Each group gets the number of runs and the
 mean and standard deviation (ddof 1, as the papers' "mean +- std" over runs) of every benchmark accuracy
 in result.json, of `seconds`, of `unique_candidates` and, where runs record it, of `sample_oracle` (the best
 table accuracy among the evaluated architectures: NASWOT's "optimal" line). Written to REPORT_DIR: report.csv,
@@ -9,25 +11,26 @@ report.md and report.png (mean +- std of the first benchmark column, or seconds,
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import yaml
 
 from runtime.io import atomic_write_text
 
-from ..config import ConfigError
+from ..config import ConfigError, SearchConfig
 from .common import write_csv
 from .plots import save_png
 
 log = logging.getLogger(__name__)
 
-FREE = ("seed", "out", "score_cache")  # settings that do not define a group
+FREE = ("seed", "out", "score_cache", "proposals_from")  # settings that do not define a group
 
 
 @dataclass
@@ -95,13 +98,16 @@ def read_run(path: str | Path) -> Run:
     return Run(p, settings, result)
 
 
-def group_runs(runs: Sequence[Run]) -> tuple[list[str], list[Group]]:
-    """The differing setting names and the groups (in order of first appearance)."""
-    keys = sorted({k for r in runs for k in r.settings} - set(FREE))
-    differing = [k for k in keys if len({json.dumps(r.settings.get(k), sort_keys=True) for r in runs}) > 1]
+def group_runs(runs: Sequence[Run], defaults: Mapping[str, Any] | None = None) -> tuple[list[str], list[Group]]:
+    """The differing setting names and the groups (in order of first appearance); a setting a run lacks takes
+    its value from `defaults` (None where it has none)."""
+    defaults = defaults or {}
+    settings = [{**{k: v for k, v in defaults.items() if k not in r.settings}, **r.settings} for r in runs]
+    keys = sorted({k for s in settings for k in s} - set(FREE))
+    differing = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
     groups: dict[str, Group] = {}
-    for r in runs:
-        values = {k: r.settings.get(k) for k in differing}
+    for r, s in zip(runs, settings):
+        values = {k: s.get(k) for k in differing}
         groups.setdefault(json.dumps(values, sort_keys=True), Group(values)).runs.append(r)
     return differing, list(groups.values())
 
@@ -125,7 +131,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, A
     if not run_dirs:
         raise ConfigError("opscore report needs at least one RUN_DIR")
     runs = [read_run(d) for d in run_dirs]
-    differing, groups = group_runs(runs)
+    differing, groups = group_runs(runs, dataclasses.asdict(SearchConfig()))
     bench = sorted({f"benchmark.{k}" for r in runs for k in (r.result.get("benchmark") or {})})
     oracle = sorted({f"sample_oracle.{k}" for r in runs for k in (r.result.get("sample_oracle") or {})})
     metrics = bench + ["seconds", "unique_candidates"] + oracle
