@@ -217,3 +217,21 @@ def test_lookup_adds_nb301_predictions_through_its_own_python(tmp_path, monkeypa
     res = json.loads((run / "result.json").read_text())
     assert res["benchmark"] == {"cifar10_valid_acc": pytest.approx(93.3)}  # 3 skip_connect in DARTS_V2's reduce cell
     assert "with_noise=False" in res["benchmark_sources"]["cifar10_valid_acc"]
+
+
+@pytest.mark.parametrize("content, needle", [("{broken", "is damaged"),
+                                             ('[{"x": 1}, 5]', "is not a list of candidates with a genotype each")])
+def test_lookup_of_a_damaged_candidates_file_is_one_line_and_rewrites_nothing(tmp_path, capsys, content, needle):
+    table, _ = full_table(tmp_path)
+    runs = []
+    for name in ("good", "bad"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps({"space": "nb201", "genotype": ALL_NONE}))
+        (tmp_path / name / "candidates.json").write_text(json.dumps([{"genotype": ALL_NONE}]))
+        runs.append(tmp_path / name)
+    (tmp_path / "bad" / "candidates.json").write_text(content)
+    assert main(["lookup", *map(str, runs), "--benchmark-table", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "candidates.json" in err and len(err.strip().splitlines()) == 1
+    for r in runs:  # every folder is checked before any is rewritten
+        assert json.loads((r / "result.json").read_text()) == {"space": "nb201", "genotype": ALL_NONE}

@@ -6,7 +6,7 @@ the run of the same seed whose proposals a run validates); a setting a folder of
 counts at its default, as `--resume` takes it. Each group gets the number of runs and the
 mean and standard deviation (ddof 1, as the papers' "mean +- std" over runs) of every benchmark accuracy
 in result.json, of `seconds`, of `unique_candidates` and, where runs record it, of `sample_oracle` (the best
-table accuracy among the evaluated architectures: NASWOT's "optimal" line). Written to REPORT_DIR: report.csv,
+table accuracy among a search's candidates: NASWOT's "optimal" line, Zero-Cost-PT's ceiling). Written to REPORT_DIR: report.csv,
 report.md and report.png (mean +- std of the first benchmark column, or seconds, per group).
 """
 from __future__ import annotations

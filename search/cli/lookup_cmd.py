@@ -37,6 +37,17 @@ def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
     return folder, result
 
 
+def read_candidates(folder: RunFolder, name: str) -> list[str] | None:
+    """The genotypes of the folder's candidates file (None without one); a damaged file is one line."""
+    saved = folder.read_json(name)
+    if saved is None:
+        return None
+    if not isinstance(saved, list) or not all(isinstance(c, dict) and "genotype" in c for c in saved):
+        raise RunFolderError(f"{folder.path(name)} is not a list of candidates with a genotype each; "
+                             "delete it to look up the winner alone")
+    return [str(c["genotype"]) for c in saved]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..strategies.base import CANDIDATES  # here: the parser must start without torch
 
@@ -44,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.any_source():
         raise ConfigError("opscore lookup needs --benchmark-table, --nats-bench or --nb301-models")
     runs = [read_finished(d) for d in args.run_dirs]  # every folder checked before any is rewritten
+    candidates = {str(f.root): read_candidates(f, CANDIDATES) for f, _ in runs}
     opened: dict[str, BenchmarkSet | None] = {}
     status = 0
     for folder, result in runs:
@@ -53,10 +65,8 @@ def run(args: argparse.Namespace) -> int:
         bench = opened[space]
         assert bench is not None  # a source is configured
         result = merge_lookup(result, bench.result_entries(str(result["genotype"])))
-        candidates = folder.read_json(CANDIDATES)
-        if isinstance(candidates, list):  # a search's candidates: their best, as the search records it
-            result["sample_oracle"] = bench.best(str(c["genotype"]) for c in candidates
-                                                 if isinstance(c, dict) and "genotype" in c)
+        if candidates[str(folder.root)] is not None:  # a search's candidates: their best, as the search records it
+            result["sample_oracle"] = bench.best(candidates[str(folder.root)])
         folder.finish(result)  # atomic rewrite
         print(json.dumps({"run_dir": str(folder.root), "genotype": result["genotype"],
                           "benchmark": result["benchmark"]}))
