@@ -37,36 +37,36 @@ def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
     return folder, result
 
 
-def read_candidates(folder: RunFolder, name: str) -> list[str] | None:
-    """The genotypes of the folder's candidates file (None without one); a damaged file is one line."""
-    saved = folder.read_json(name)
+def read_candidates(folder: RunFolder) -> list[str] | None:
+    """The genotypes of the folder's candidates.json (None without one); a damaged file is one line."""
+    from ..strategies.base import CANDIDATES  # here: the parser must start without torch
+
+    saved = folder.read_json(CANDIDATES)
     if saved is None:
         return None
     if not isinstance(saved, list) or not all(isinstance(c, dict) and "genotype" in c for c in saved):
-        raise RunFolderError(f"{folder.path(name)} is not a list of candidates with a genotype each; "
+        raise RunFolderError(f"{folder.path(CANDIDATES)} is not a list of candidates with a genotype each; "
                              "delete it to look up the winner alone")
     return [str(c["genotype"]) for c in saved]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..strategies.base import CANDIDATES  # here: the parser must start without torch
-
     settings = load_settings(BenchmarkSettings, None, given(args, BenchmarkSettings))
     if not settings.any_source():
         raise ConfigError("opscore lookup needs --benchmark-table, --nats-bench or --nb301-models")
     runs = [read_finished(d) for d in args.run_dirs]  # every folder checked before any is rewritten
-    candidates = {str(f.root): read_candidates(f, CANDIDATES) for f, _ in runs}
+    candidates = [read_candidates(folder) for folder, _ in runs]
     opened: dict[str, BenchmarkSet | None] = {}
     status = 0
-    for folder, result in runs:
+    for (folder, result), genotypes in zip(runs, candidates):
         space = str(result["space"])
         if space not in opened:
             opened[space] = open_benchmarks(settings, space)
         bench = opened[space]
         assert bench is not None  # a source is configured
         result = merge_lookup(result, bench.result_entries(str(result["genotype"])))
-        if candidates[str(folder.root)] is not None:  # a search's candidates: their best, as the search records it
-            result["sample_oracle"] = bench.best(candidates[str(folder.root)])
+        if genotypes is not None:  # a search's candidates: their best, as the search records it
+            result["sample_oracle"] = bench.best(genotypes)
         folder.finish(result)  # atomic rewrite
         print(json.dumps({"run_dir": str(folder.root), "genotype": result["genotype"],
                           "benchmark": result["benchmark"]}))
