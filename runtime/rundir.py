@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Seque
 
 import yaml
 
+from .settings import absolute_path
 from .io import atomic_torch_save, atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,15 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def settings_differences(new: Mapping[str, Any], saved: Mapping[str, Any], free: Collection[str] = (),
-                         defaults: Mapping[str, Any] | None = None) -> list[str]:
+                         defaults: Mapping[str, Any] | None = None, paths: Collection[str] = ()) -> list[str]:
     """Keys whose value differs, ignoring `free` keys; a key the saved file lacks (written before the
-    setting existed) matches when the new value is its default."""
+    setting existed) matches when the new value is its default; `paths` keys compare as absolute paths."""
     mine, theirs = _comparable(new), dict(saved)
+    for k in paths:
+        for side in (mine, theirs):
+            if k in side:
+                # a folder written before paths were recorded absolute holds them as given
+                side[k] = absolute_path(side[k]) if isinstance(side[k], str) else side[k]
     defaults = _comparable(defaults or {})
     diff = []
     for k in sorted(set(mine) | set(theirs)):
@@ -71,11 +77,13 @@ class RunFolder:
     def open(cls, root: str | os.PathLike, settings: Mapping[str, Any], *, resume: bool, markers: Sequence[str],
              config: str = "config.yaml", free: Collection[str] = ("out",),
              defaults: Mapping[str, Any] | None = None, writes: bool = True,
-             barrier: Callable[[], None] | None = None, resumable: bool = True) -> "RunFolder":
+             barrier: Callable[[], None] | None = None, resumable: bool = True,
+             paths: Collection[str] = ()) -> "RunFolder":
         """Create `root`, or reopen it when one of `markers` shows an earlier run: that needs `resume` and
         the same settings (but `free` ones). Writes the settings to `config`. Under several processes
         every one checks, then `barrier` waits for all of them before the writing one writes. A command
-        that cannot resume (`resumable` False) refuses any earlier run."""
+        that cannot resume (`resumable` False) refuses any earlier run. `paths` settings compare as absolute
+        paths."""
         folder = cls(Path(root), writes)
         path = folder.root
         if path.exists() and not path.is_dir():
@@ -88,7 +96,7 @@ class RunFolder:
                 raise RunFolderError(f"run directory {path} already holds a run ({earlier[0]}); pass --resume to "
                                      "continue it or choose another --out")
             saved = folder.read_yaml(config) if (path / config).exists() else {}
-            diff = settings_differences(settings, saved, free, defaults)
+            diff = settings_differences(settings, saved, free, defaults, paths)
             if diff:
                 raise RunFolderError(f"cannot resume {path}: settings differ ({', '.join(diff)}); resume with the "
                                      "original settings or choose another --out")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
@@ -32,11 +33,13 @@ class SettingsError(ValueError):
 
 def setting(default: Any, help: str, *, short: str | None = None, choices: Sequence[Any] | None = None,
             metavar: str | None = None, flag: bool = True, minimum: float | None = None,
-            maximum: float | None = None) -> Any:
+            maximum: float | None = None, path: bool = False) -> Any:
     """A settings field: its default, help text, CLI flag details (`--name`, an optional `short` alias) and the
-    range a number must lie in (`minimum`/`maximum`, inclusive), so `0` never silently means "the default"."""
+    range a number must lie in (`minimum`/`maximum`, inclusive), so `0` never silently means "the default".
+    A `path` setting is made absolute where it is checked (`~` expanded, against the working directory), so a
+    run folder records where the file was and a resume from another directory finds the same one."""
     meta = {"help": help, "short": short, "choices": tuple(choices) if choices is not None else None,
-            "metavar": metavar, "flag": flag, "minimum": minimum, "maximum": maximum}
+            "metavar": metavar, "flag": flag, "minimum": minimum, "maximum": maximum, "path": path}
     if isinstance(default, _MUTABLE_DEFAULTS):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -117,7 +120,20 @@ def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> An
         raise SettingsError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r} ({source}); "
                             f"choose one of them")
     _check_range(field, value, source)
+    if field.metadata.get("path") and isinstance(value, str):
+        return absolute_path(value)
     return float(value) if inner is float else value
+
+
+def absolute_path(value: str) -> str:
+    """`value` as an absolute, normalised path (`~` expanded; symlinks kept, so a venv's python stays itself)."""
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def path_fields(cls: type) -> tuple[str, ...]:
+    """Names of the `path` settings of settings class `cls` (compared as paths when a run resumes)."""
+    _is_settings(cls)
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("path"))
 
 
 def _check_range(field: dataclasses.Field, value: Any, source: str) -> None:

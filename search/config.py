@@ -43,7 +43,8 @@ class SearchConfig(ValidatorSettings):
     mixing: str = setting("uniform", "mixing rule of the supernet: uniform, uniform-fixed, softmax, softmax-fixed, sum")
     augment: bool = setting(False, "augment scoring minibatches (crop + flip)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
-    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)",
+                                    path=True)
     image_size: int | None = setting(None, "side of the scoring images; folders and CIFAR are resized to it (default: "
                                            "the data set's native size, 224 for imagenet)", minimum=8)
     download: bool = setting(False, "allow downloading CIFAR")
@@ -68,7 +69,7 @@ class SearchConfig(ValidatorSettings):
     include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's, excluded as "
                                               "in DARTS-PT)")
     supernet: str | None = setting(None, "trained supernet checkpoint RUN_DIR/supernet.pt (opscore train-supernet; "
-                                         "training-based scorers)")
+                                         "training-based scorers)", path=True)
     tune_epochs: float = setting(5.0, "darts-pt/disc-acc: supernet fine-tuning epochs after each decision (DARTS-PT: 5)")
     tune_lr: float = setting(0.0025, "darts-pt/disc-acc: fine-tuning learning rate (DARTS-PT: lr/10, constant)")
     fix_alpha: bool = setting(False, "darts-pt/disc-acc: keep the alphas fixed while fine-tuning (DARTS-PT fix-alpha)")
@@ -91,9 +92,10 @@ class SearchConfig(ValidatorSettings):
                                  "network's initial weights, shared by runs of any --seed so one score cache serves them",
                                  minimum=0, maximum=SEED_MAX)
     score_cache: str | None = setting(None, "naswot/random/evolution with a proxy: score cache file (JSON lines) reused "
-                                            "by every run with the same scoring key")
+                                            "by every run with the same scoring key", path=True)
     proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
-                                               "proposal settings) and only validate, e.g. to compare validators")
+                                               "proposal settings) and only validate, e.g. to compare validators",
+                                         path=True)
     out: str | None = setting(None, "run directory (default: runs/search-<time>)")
 
     def validate(self) -> "SearchConfig":

@@ -18,6 +18,7 @@ from typing import Any
 
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
+from runtime.settings import path_fields
 from supernet.spaces import get_space
 from train_final.data import build_dataset, image_side, num_classes_of
 
@@ -59,8 +60,8 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
     # the benchmark settings choose lookups, not the search: a run resumes whatever they are
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=strategy.markers,
                             free=("out", *BENCHMARK_SETTINGS),
-                            defaults=dataclasses.asdict(SearchConfig()), writes=workers.is_main,
-                            barrier=workers.barrier)
+                            defaults=dataclasses.asdict(SearchConfig()), paths=path_fields(SearchConfig),
+                            writes=workers.is_main, barrier=workers.barrier)
     return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress,
                          input_size=image_side(dataset))
 

@@ -104,3 +104,33 @@ def test_benchmark_scripts_bad_names_are_one_line(script, args, needle):
     assert out.returncode != 0 and "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+
+
+def test_zcpt_proxies_script_skips_finished_runs_resumes_started_ones_and_passes_real_flags(tmp_path):
+    """benchmarks/zcpt_proxies_nb201.sh with a stand-in opscore that logs its arguments: a finished run is skipped,
+    a started one gets --resume, nwot runs as the README's search and other proxies with batch BN and
+    uniform-fixed mixing; every flag it passes is one `opscore search` accepts."""
+    script = SCRIPT.parent / "zcpt_proxies_nb201.sh"
+    fake, log, runs = tmp_path / "opscore", tmp_path / "calls.txt", tmp_path / "runs"
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\nif [[ $1 == report ]]; then '
+                    'mkdir -p "${@: -1}"; echo table > "${@: -1}/report.md"; else '
+                    'out=${@: -1}; [[ $out == --resume ]] && out=${@: -2:1}; mkdir -p "$out"; '
+                    'touch "$out/result.json"; fi\n')
+    fake.chmod(0o755)
+    (runs / "nwot-s0").mkdir(parents=True)
+    (runs / "nwot-s0" / "result.json").touch()
+    (runs / "snip-s1").mkdir()
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                         env={**os.environ, "OPSCORE": str(fake), "RUNS": str(runs), "PROXIES": "nwot snip",
+                              "SEEDS": "0 1"})
+    assert out.returncode == 0, out.stderr
+    calls = log.read_text().splitlines()
+    searches = [c for c in calls if c.startswith("search")]
+    assert [c.split("--out ")[1] for c in searches] == [f"{runs}/nwot-s1", f"{runs}/snip-s0",
+                                                         f"{runs}/snip-s1 --resume"]
+    assert "--bn-mode" not in searches[0] and all("--bn-mode batch --mixing uniform-fixed" in c for c in searches[1:])
+    assert calls[-1].startswith("report") and out.stdout.strip() == "table"
+    helptext = subprocess.run([sys.executable, "-c", "from search.cli import main; main(['search', '--help'])"],
+                              capture_output=True, text=True).stdout
+    for flag in {f for c in searches for f in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", c)}:
+        assert flag in helptext, flag

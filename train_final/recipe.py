@@ -40,7 +40,7 @@ class Recipe:
     # data
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
     data_root: str | None = setting(None, "data folder (imagenet/imagefolder: train/ and test/ or val/ of class "
-                                          "folders)")
+                                          "folders)", path=True)
     download: bool = setting(False, "allow downloading CIFAR")
     bad_images: str = setting("fail", "an image folder's unreadable images (each is decoded once before the run): "
                                       "fail naming the first, skip each with a warning, or off (no check)",

@@ -71,10 +71,11 @@ class OpScoringConfig:
     seeds: str = setting("0,1,2,3", "comma list of seeds")
     batch_size: int = setting(64, "minibatch size", minimum=2)
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
-    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)",
+                                    path=True)
     download: bool = setting(False, "allow downloading CIFAR")
     bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
-    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
+    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)", path=True)
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
     bn_mode: str = setting(ZCPT_BN_MODE, "BN statistics while scoring, as opscore search scores A_0",
                            choices=BN_MODES)
@@ -83,7 +84,7 @@ class OpScoringConfig:
     cells: int | None = setting(None, "supernet depth (default: the space's)", minimum=1)
     darts_alpha: bool = setting(True, "score darts-alpha (alphas at initialisation) too")
     supernet: str | None = setting(None, "trained supernet RUN_DIR/supernet.pt (opscore train-supernet, same space and "
-                                         "data): adds darts-alpha(trained), darts-pt and disc-acc")
+                                         "data): adds darts-alpha(trained), darts-pt and disc-acc", path=True)
     accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy (default: "
                                                  "the whole held-out half)")
     out: str | None = setting(None, "run directory (default: runs/op-scoring-<time>)")

@@ -33,7 +33,7 @@ from runtime.device import resolve_device
 from runtime.io import append_line, read_journal
 from runtime.rundir import RunFolder
 from runtime.seeds import SEED_MAX, PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
-from runtime.settings import setting
+from runtime.settings import path_fields, setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
@@ -72,10 +72,11 @@ class ProxyStudyConfig(ValidatorSettings):
     batch_size: int = setting(64, "minibatch size", minimum=2)
     batches: int = setting(1, "minibatches per score (mean over them)")
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
-    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)",
+                                    path=True)
     download: bool = setting(False, "allow downloading CIFAR")
     bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
-    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)")
+    benchmark_table: str | None = setting(None, "CSV with columns arch + accuracies (e.g. NB201)", path=True)
     metric: str | None = setting(None, "accuracy column of the table (default: its first)")
     bn_mode: str = setting("batch", "BN statistics while scoring", choices=BN_MODES)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
@@ -152,7 +153,7 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     if (run_dir / "result.json").exists():  # a finished study is never overwritten, resumed or not
         raise ConfigError(f"run directory {run_dir} already holds a finished result; choose another --out")
     folder = RunFolder.open(run_dir, asdict(cfg), resume=resume, markers=(_PROGRESS,), free=("out", "device"),
-                            defaults=asdict(ProxyStudyConfig()))
+                            defaults=asdict(ProxyStudyConfig()), paths=path_fields(ProxyStudyConfig))
     base = space.default_net_config("validation")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
     vctx = None

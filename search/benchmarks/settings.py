@@ -29,10 +29,13 @@ _SPECS: dict[str, tuple[object, str]] = {
 }
 
 
+_PATHS = ("benchmark_table", "nats_bench", "nb301_models")  # files and folders (nb301_python may be a command)
+
+
 def benchmark_setting(name: str) -> Any:
     """The settings field `name` of BenchmarkSettings, for a settings class that holds it too (SearchConfig)."""
     default, help_text = _SPECS[name]
-    return setting(default, help_text)
+    return setting(default, help_text, path=name in _PATHS)
 
 
 @dataclass

@@ -18,7 +18,8 @@ class FearThresholdConfig:
     """Settings of `opscore fear-threshold`."""
 
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
-    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)",
+                                    path=True)
     download: bool = setting(False, "allow downloading CIFAR")
     bad_images: str = setting("fail", BAD_IMAGES_HELP, choices=BAD_IMAGE_POLICIES)
     seed: int = setting(0, "seed of the learner's weights and data order", minimum=0, maximum=SEED_MAX)

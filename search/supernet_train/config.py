@@ -27,7 +27,8 @@ class SupernetTrainConfig:
     batch_size: int = setting(64, "minibatch size", minimum=2)
     seed: int = setting(0, "random seed of the run", minimum=0, maximum=SEED_MAX)
     dataset: str = setting("cifar10", "cifar10 | cifar100 | imagefolder | imagenet | synthetic")
-    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)")
+    data_root: str | None = setting(None, "data folder (for imagefolder: class subfolders, or train/ and test/)",
+                                    path=True)
     download: bool = setting(False, "allow downloading CIFAR")
     bad_images: str = setting("fail", "an image folder's unreadable images (each is decoded once before the run): "
                                       "fail naming the first, skip each with a warning, or off (no check)",
@@ -60,7 +61,8 @@ class SupernetTrainConfig:
                        choices=REGULARISERS)
     reg_scale: float = setting(1e-3, "DrNAS regulariser strength")
     eval_batches: int | None = setting(None, "validation minibatches scored after each epoch (default: all; 0: none)")
-    benchmark_table: str | None = setting(None, "NB201 CSV: look up the argmax-alpha genotype after every epoch")
+    benchmark_table: str | None = setting(None, "NB201 CSV: look up the argmax-alpha genotype after every epoch",
+                                          path=True)
     out: str | None = setting(None, "run directory (default: runs/supernet-<time>)")
 
     def resolved_epochs(self) -> int:
