@@ -438,6 +438,19 @@ def test_report_takes_a_missing_setting_at_its_default_and_groups_across_proposa
     assert "proposals_from" not in rows[0]
 
 
+def test_report_groups_one_data_folder_however_it_was_spelled(tmp_path, monkeypatch):
+    """A run folder of an earlier version holds `data_root` as given; the same folder recorded absolute is one
+    group with it, another folder another group."""
+    monkeypatch.chdir(tmp_path)
+    result = {"benchmark": {"acc": 90.0}, "seconds": 1.0, "unique_candidates": 3}
+    runs = [make_run(tmp_path, "old", {"seed": 0, "data_root": "imgs"}, result),
+            make_run(tmp_path, "new", {"seed": 1, "data_root": str(tmp_path / "imgs")}, result),
+            make_run(tmp_path, "elsewhere", {"seed": 0, "data_root": str(tmp_path / "other")}, result)]
+    assert opscore(["report", *map(str, runs), "--out", str(tmp_path / "rep")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "report.csv")))
+    assert [(r["data_root"], r["runs"]) for r in rows] == [(str(tmp_path / "imgs"), "2"), (str(tmp_path / "other"), "1")]
+
+
 def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert opscore(["report", str(tmp_path / "half"), "--out", str(tmp_path / "rep")]) == 2

@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from runtime.io import atomic_write_text
+from runtime.settings import absolute_path, path_fields
 
 from ..config import ConfigError, SearchConfig
 from .common import write_csv
@@ -98,11 +99,15 @@ def read_run(path: str | Path) -> Run:
     return Run(p, settings, result)
 
 
-def group_runs(runs: Sequence[Run], defaults: Mapping[str, Any] | None = None) -> tuple[list[str], list[Group]]:
+def group_runs(runs: Sequence[Run], defaults: Mapping[str, Any] | None = None,
+               paths: Sequence[str] = ()) -> tuple[list[str], list[Group]]:
     """The differing setting names and the groups (in order of first appearance); a setting a run lacks takes
-    its value from `defaults` (None where it has none)."""
+    its value from `defaults` (None where it has none); `paths` settings compare as absolute paths (a folder of
+    an earlier version recorded them as given, taken here from the working directory, as --resume does)."""
     defaults = defaults or {}
     settings = [{**{k: v for k, v in defaults.items() if k not in r.settings}, **r.settings} for r in runs]
+    for s in settings:
+        s.update({k: absolute_path(s[k]) for k in paths if isinstance(s.get(k), str)})
     keys = sorted({k for s in settings for k in s} - set(FREE))
     differing = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
     groups: dict[str, Group] = {}
@@ -131,7 +136,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, A
     if not run_dirs:
         raise ConfigError("opscore report needs at least one RUN_DIR")
     runs = [read_run(d) for d in run_dirs]
-    differing, groups = group_runs(runs, dataclasses.asdict(SearchConfig()))
+    differing, groups = group_runs(runs, dataclasses.asdict(SearchConfig()), path_fields(SearchConfig))
     bench = sorted({f"benchmark.{k}" for r in runs for k in (r.result.get("benchmark") or {})})
     oracle = sorted({f"sample_oracle.{k}" for r in runs for k in (r.result.get("sample_oracle") or {})})
     metrics = bench + ["seconds", "unique_candidates"] + oracle
