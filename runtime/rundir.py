@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RESULT = "result.json"
+REDO = "delete it to redo that part of the run, or choose another --out"  # a damaged file's fix, for a run
 _JSON_KIND = {list: "list", dict: "object", str: "string", int: "number", float: "number", bool: "boolean",
               type(None): "null"}
 
@@ -127,24 +128,24 @@ class RunFolder:
         """Whether the run wrote its result (the finished marker)."""
         return self.exists(RESULT)
 
-    def damaged(self, name: str, why: str) -> RunFolderError:
+    def damaged(self, name: str, why: str, fix: str = REDO) -> RunFolderError:
         """The one-line error for file `name` of the folder that cannot be read back (`why`), naming the fix."""
-        return RunFolderError(f"{self.path(name)} is damaged ({why}); delete it to redo that part of the run, "
-                              "or choose another --out")
+        return RunFolderError(f"{self.path(name)} is damaged ({why}); {fix}")
 
-    def read_json(self, name: str, default: Any = None, kind: type | None = None) -> Any:
+    def read_json(self, name: str, default: Any = None, kind: type | None = None, fix: str = REDO) -> Any:
         """A JSON file of the folder (`default` when absent); a damaged one, or one whose content is not a `kind`
-        (list or dict) when given, is a one-line error naming it."""
+        (list or dict) when given, is a one-line error naming it and `fix` (a command that only reads the
+        folder names its own)."""
         p = self.path(name)
         if not p.exists():
             return default
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
-            raise self.damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise self.damaged(name, str(e).splitlines()[0] if str(e) else type(e).__name__, fix) from None
         if kind is not None and not isinstance(data, kind):
             raise self.damaged(name, f"a JSON {_JSON_KIND.get(kind, kind.__name__)} expected, found "
-                                     f"{_JSON_KIND.get(type(data), type(data).__name__)}")
+                                     f"{_JSON_KIND.get(type(data), type(data).__name__)}", fix)
         return data
 
     def read_jsonl(self, name: str, keys: Sequence[str] = ()) -> list[Any]:

@@ -219,6 +219,16 @@ def test_lookup_adds_nb301_predictions_through_its_own_python(tmp_path, monkeypa
     assert "with_noise=False" in res["benchmark_sources"]["cifar10_valid_acc"]
 
 
+def test_lookup_of_a_damaged_result_says_how_to_write_it_again(tmp_path, capsys):
+    table, _ = full_table(tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "result.json").write_text('{"space": "nb201", "geno')
+    assert main(["lookup", str(tmp_path / "run"), "--benchmark-table", str(table)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "result.json is damaged" in err and err.endswith("delete it and resume the run (--resume) to write it again")
+    assert len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("content, needle", [("{broken", "is damaged"),
                                              ('[{"x": 1}, 5]', "is not a list of candidates with a genotype each")])
 def test_lookup_of_a_damaged_candidates_file_is_one_line_and_rewrites_nothing(tmp_path, capsys, content, needle):
@@ -233,5 +243,6 @@ def test_lookup_of_a_damaged_candidates_file_is_one_line_and_rewrites_nothing(tm
     assert main(["lookup", *map(str, runs), "--benchmark-table", str(table)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "candidates.json" in err and len(err.strip().splitlines()) == 1
+    assert "delete it to look up the winner alone" in err and "--out" not in err  # lookup has no --out
     for r in runs:  # every folder is checked before any is rewritten
         assert json.loads((r / "result.json").read_text()) == {"space": "nb201", "genotype": ALL_NONE}

@@ -14,6 +14,8 @@ from ..benchmarks import BenchmarkSet, BenchmarkSettings, merge_lookup, open_ben
 from ..config import ConfigError
 from .errors import LOOKUP_FAILED, lookup_status
 
+LOOKUP_WINNER = "delete it to look up the winner alone"  # the fix for a damaged candidates.json
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lookup", help="add benchmark accuracies to finished run directories",
@@ -28,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
     """The run folder and its result; a folder without a result, genotype or space is one line."""
     folder = RunFolder(Path(run_dir))
-    result = folder.read_json(RESULT)
+    result = folder.read_json(RESULT, fix="delete it and resume the run (--resume) to write it again")
     if not isinstance(result, dict):
         raise RunFolderError(f"{run_dir} holds no finished run ({RESULT} is missing); finish or resume the run first")
     for key in ("genotype", "space"):
@@ -41,12 +43,12 @@ def read_candidates(folder: RunFolder) -> list[str] | None:
     """The genotypes of the folder's candidates.json (None without one); a damaged file is one line."""
     from ..strategies.base import CANDIDATES  # here: the parser must start without torch
 
-    saved = folder.read_json(CANDIDATES)
+    saved = folder.read_json(CANDIDATES, fix=LOOKUP_WINNER)
     if saved is None:
         return None
     if not isinstance(saved, list) or not all(isinstance(c, dict) and "genotype" in c for c in saved):
         raise RunFolderError(f"{folder.path(CANDIDATES)} is not a list of candidates with a genotype each; "
-                             "delete it to look up the winner alone")
+                             f"{LOOKUP_WINNER}")
     return [str(c["genotype"]) for c in saved]
 
 
