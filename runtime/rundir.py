@@ -16,8 +16,8 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Seque
 
 import yaml
 
-from .settings import absolute_path
 from .io import atomic_torch_save, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from .settings import absolute_path
 
 log = logging.getLogger(__name__)
 
