@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Seque
 import yaml
 
 from .io import atomic_torch_save, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from .settings import absolute_path
+from .settings import absolute_paths
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,7 @@ def settings_differences(new: Mapping[str, Any], saved: Mapping[str, Any], free:
                          defaults: Mapping[str, Any] | None = None, paths: Collection[str] = ()) -> list[str]:
     """Keys whose value differs, ignoring `free` keys; a key the saved file lacks (written before the
     setting existed) matches when the new value is its default; `paths` keys compare as absolute paths."""
-    mine, theirs = _comparable(new), dict(saved)
-    for k in paths:
-        for side in (mine, theirs):
-            if k in side:
-                # a folder written before paths were recorded absolute holds them as given
-                side[k] = absolute_path(side[k]) if isinstance(side[k], str) else side[k]
+    mine, theirs = absolute_paths(_comparable(new), paths), absolute_paths(saved, paths)
     defaults = _comparable(defaults or {})
     diff = []
     for k in sorted(set(mine) | set(theirs)):

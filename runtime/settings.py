@@ -130,6 +130,12 @@ def absolute_path(value: str) -> str:
     return os.path.abspath(os.path.expanduser(value))
 
 
+def absolute_paths(values: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """`values` with the text of each `keys` entry made absolute (a folder of an earlier version holds paths as
+    given: they are taken from the working directory, as a relative flag is)."""
+    return {**values, **{k: absolute_path(values[k]) for k in keys if isinstance(values.get(k), str)}}
+
+
 def path_fields(cls: type) -> tuple[str, ...]:
     """Names of the `path` settings of settings class `cls` (compared as paths when a run resumes)."""
     _is_settings(cls)

@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from runtime.io import atomic_write_text
-from runtime.settings import absolute_path, path_fields
+from runtime.settings import absolute_paths, path_fields
 
 from ..config import ConfigError, SearchConfig
 from .common import write_csv
@@ -105,9 +105,8 @@ def group_runs(runs: Sequence[Run], defaults: Mapping[str, Any] | None = None,
     its value from `defaults` (None where it has none); `paths` settings compare as absolute paths (a folder of
     an earlier version recorded them as given, taken here from the working directory, as --resume does)."""
     defaults = defaults or {}
-    settings = [{**{k: v for k, v in defaults.items() if k not in r.settings}, **r.settings} for r in runs]
-    for s in settings:
-        s.update({k: absolute_path(s[k]) for k in paths if isinstance(s.get(k), str)})
+    settings = [absolute_paths({**{k: v for k, v in defaults.items() if k not in r.settings}, **r.settings}, paths)
+                for r in runs]
     keys = sorted({k for s in settings for k in s} - set(FREE))
     differing = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
     groups: dict[str, Group] = {}
