@@ -121,6 +121,9 @@ def _check_one(field: dataclasses.Field, tp: Any, value: Any, source: str) -> An
                             f"choose one of them")
     _check_range(field, value, source)
     if field.metadata.get("path") and isinstance(value, str):
+        if not value.strip():
+            raise SettingsError(f"{name} must name a file or folder, got an empty text ({source}); give its path, "
+                                "or leave it out")
         return absolute_path(value)
     return float(value) if inner is float else value
 

@@ -47,6 +47,12 @@ def test_relative_and_home_paths_are_made_absolute_where_they_are_read(tmp_path,
     assert load_settings(SearchConfig, tmp_path / "c.yaml", {}).score_cache == str(tmp_path / "cache.jsonl")
 
 
+def test_an_empty_path_is_one_line_not_the_working_directory(tmp_path, capsys):
+    assert main(["search", "--data-root", "", "--dataset", "imagefolder", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "data_root must name a file or folder, got an empty text" in err and len(err.splitlines()) == 1
+
+
 def test_paths_compare_as_paths_also_against_a_folder_that_kept_them_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     saved = {"data_root": "imgs", "seed": 0}            # written before paths were recorded absolute
