@@ -48,7 +48,7 @@ def read_candidates(folder: RunFolder) -> list[str] | None:
         return None
     if not isinstance(saved, list) or not all(isinstance(c, dict) and "genotype" in c for c in saved):
         raise RunFolderError(f"{folder.path(CANDIDATES)} is not a list of candidates with a genotype each; "
-                             f"{LOOKUP_WINNER}")
+                             + LOOKUP_WINNER)
     return [str(c["genotype"]) for c in saved]
 
 
