@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Seque
 import yaml
 
 from .io import atomic_torch_save, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from .settings import absolute_paths
+from .settings import Schema, absolute_paths
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,12 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def settings_differences(new: Mapping[str, Any], saved: Mapping[str, Any], free: Collection[str] = (),
-                         defaults: Mapping[str, Any] | None = None, paths: Collection[str] = ()) -> list[str]:
+                         schema: Schema = Schema()) -> list[str]:
     """Keys whose value differs, ignoring `free` keys; a key the saved file lacks (written before the
-    setting existed) matches when the new value is its default; `paths` keys compare as absolute paths."""
-    mine, theirs = absolute_paths(_comparable(new), paths), absolute_paths(saved, paths)
-    defaults = _comparable(defaults or {})
+    setting existed) matches when the new value is its `schema` default; `schema.paths` keys compare as
+    absolute paths."""
+    mine, theirs = absolute_paths(_comparable(new), schema.paths), absolute_paths(saved, schema.paths)
+    defaults = _comparable(schema.defaults)
     diff = []
     for k in sorted(set(mine) | set(theirs)):
         if k in free:
@@ -72,14 +73,13 @@ class RunFolder:
     @classmethod
     def open(cls, root: str | os.PathLike, settings: Mapping[str, Any], *, resume: bool, markers: Sequence[str],
              config: str = "config.yaml", free: Collection[str] = ("out",),
-             defaults: Mapping[str, Any] | None = None, writes: bool = True,
-             barrier: Callable[[], None] | None = None, resumable: bool = True,
-             paths: Collection[str] = ()) -> "RunFolder":
+             schema: Schema = Schema(), writes: bool = True,
+             barrier: Callable[[], None] | None = None, resumable: bool = True) -> "RunFolder":
         """Create `root`, or reopen it when one of `markers` shows an earlier run: that needs `resume` and
         the same settings (but `free` ones). Writes the settings to `config`. Under several processes
         every one checks, then `barrier` waits for all of them before the writing one writes. A command
-        that cannot resume (`resumable` False) refuses any earlier run. `paths` settings compare as absolute
-        paths."""
+        that cannot resume (`resumable` False) refuses any earlier run. `schema` (`schema_of` the settings
+        class) says how saved settings compare: defaults of newer settings, path settings as absolute paths."""
         folder = cls(Path(root), writes)
         path = folder.root
         if path.exists() and not path.is_dir():
@@ -92,7 +92,7 @@ class RunFolder:
                 raise RunFolderError(f"run directory {path} already holds a run ({earlier[0]}); pass --resume to "
                                      "continue it or choose another --out")
             saved = folder.read_yaml(config) if (path / config).exists() else {}
-            diff = settings_differences(settings, saved, free, defaults, paths)
+            diff = settings_differences(settings, saved, free, schema)
             if diff:
                 raise RunFolderError(f"cannot resume {path}: settings differ ({', '.join(diff)}); resume with the "
                                      "original settings or choose another --out")

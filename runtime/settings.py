@@ -145,6 +145,22 @@ def path_fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("path"))
 
 
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    """How saved settings compare with new ones: `defaults` fill a key an older config.yaml lacks (written
+    before the setting existed), `paths` compare as absolute paths. Derived from the settings class, so a
+    command that adds a setting cannot forget either."""
+
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    paths: tuple[str, ...] = ()
+
+
+def schema_of(cls: type) -> Schema:
+    """The comparison schema of settings class `cls`: its defaults and its path settings."""
+    _is_settings(cls)
+    return Schema(dataclasses.asdict(cls()), path_fields(cls))
+
+
 def _check_range(field: dataclasses.Field, value: Any, source: str) -> None:
     """A SettingsError when a number lies outside the field's declared [minimum, maximum]."""
     low, high = field.metadata.get("minimum"), field.metadata.get("maximum")

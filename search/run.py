@@ -11,14 +11,13 @@ ceiling any validation of them could reach.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
-from runtime.settings import path_fields
+from runtime.settings import schema_of
 from supernet.spaces import get_space
 from train_final.data import build_dataset, image_side, num_classes_of
 
@@ -60,7 +59,7 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
     # the benchmark settings choose lookups, not the search: a run resumes whatever they are
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=strategy.markers,
                             free=("out", *BENCHMARK_SETTINGS),
-                            defaults=dataclasses.asdict(SearchConfig()), paths=path_fields(SearchConfig),
+                            schema=schema_of(SearchConfig),
                             writes=workers.is_main, barrier=workers.barrier)
     return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress,
                          input_size=image_side(dataset))

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from runtime.rundir import settings_differences
-from runtime.settings import load_settings, path_fields
+from runtime.settings import Schema, load_settings, path_fields, schema_of
 from search.analysis.op_scoring import OpScoringConfig
 from search.analysis.proxy_study import ProxyStudyConfig
 from search.benchmarks import BenchmarkSettings
@@ -34,6 +34,15 @@ def test_every_data_folder_and_file_setting_is_a_path(cls):
     assert "out" not in names and "nb301_python" not in names  # a python may be a command on PATH
 
 
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_the_schema_of_a_settings_class_is_its_defaults_and_path_settings(cls):
+    """What --resume compares with comes from the class alone: every field's default, every path setting."""
+    schema = schema_of(cls)
+    fresh = cls()
+    assert schema.defaults == {f: getattr(fresh, f) for f in cls.__dataclass_fields__}
+    assert schema.paths == path_fields(cls) and set(schema.paths) <= set(schema.defaults)
+
+
 def test_relative_and_home_paths_are_made_absolute_where_they_are_read(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -57,11 +66,11 @@ def test_paths_compare_as_paths_also_against_a_folder_that_kept_them_relative(tm
     monkeypatch.chdir(tmp_path)
     saved = {"data_root": "imgs", "seed": 0}            # written before paths were recorded absolute
     mine = {"data_root": str(tmp_path / "imgs"), "seed": 0}
-    assert settings_differences(mine, saved, paths=("data_root",)) == []
+    assert settings_differences(mine, saved, schema=Schema(paths=("data_root",))) == []
     assert settings_differences(mine, saved) == ["data_root"]  # as text they differ
     assert settings_differences({**mine, "data_root": str(tmp_path / "other")}, saved,
-                                paths=("data_root",)) == ["data_root"]
-    assert settings_differences({"data_root": None}, {"data_root": None}, paths=("data_root",)) == []
+                                schema=Schema(paths=("data_root",))) == ["data_root"]
+    assert settings_differences({"data_root": None}, {"data_root": None}, schema=Schema(paths=("data_root",))) == []
 
 
 TINY = ["--space", "nb201", "--channels", "4", "--cells", "1", "--val-channels", "4", "--val-cells", "1", "-N", "1",

@@ -14,6 +14,7 @@ from runtime.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from runtime.rng import rng_state, set_rng_state, set_torch_rng_text, torch_rng_text
 from runtime.rundir import RunFolder, RunFolderError
 from runtime.seeds import derive_seed
+from runtime.settings import Schema
 
 
 @pytest.fixture
@@ -63,10 +64,11 @@ def test_run_folder_create_reopen_and_settings_check(tmp_path, caplog):
     assert again.resumed and again.read_json("done.json") == [1]
     # a setting added since the run was written: its default matches, anything else differs
     assert RunFolder.open(root, {"a": 1, "b": "x", "c": 0}, resume=True, markers=("done.json",),
-                          defaults={"c": 0}).resumed
+                          schema=Schema({"c": 0})).resumed
     (root / "config.yaml").write_text(yaml.safe_dump({"a": 1, "b": "x"}))
     with pytest.raises(RunFolderError, match=r"settings differ \(c\)"):
-        RunFolder.open(root, {"a": 1, "b": "x", "c": 5}, resume=True, markers=("done.json",), defaults={"c": 0})
+        RunFolder.open(root, {"a": 1, "b": "x", "c": 5}, resume=True, markers=("done.json",),
+                       schema=Schema({"c": 0}))
     with pytest.raises(RunFolderError, match="choose another --out"):
         RunFolder.open(root, {"a": 1}, resume=True, markers=("done.json",), resumable=False)
     with caplog.at_level(logging.WARNING):

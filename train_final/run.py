@@ -31,7 +31,7 @@ from runtime.io import atomic_torch_save
 from runtime.rng import rng_state, seed_all, set_rng_state
 from runtime.rundir import RunFolder
 from runtime.seeds import derive_seed
-from runtime.settings import path_fields
+from runtime.settings import schema_of
 from supernet.spaces.base import NetConfig
 
 from .checkpoint import RESUME_KEYS, load_checkpoint
@@ -142,8 +142,7 @@ def train(recipe: Recipe, out: str | Path, resume: bool = False, progress: bool 
             raise RecipeError(f"batch size {recipe.batch_size} does not split over {env.world} processes; "
                               f"choose a multiple of {env.world}")
         folder = RunFolder.open(paths.root, recipe.to_dict(), resume=resume, markers=(paths.recipe.name,),
-                                config=paths.recipe.name, free=RESUME_FREE, defaults=Recipe().to_dict(),
-                                paths=path_fields(Recipe),
+                                config=paths.recipe.name, free=RESUME_FREE, schema=schema_of(Recipe),
                                 writes=env.main, barrier=lambda: barrier(env))
         if folder.finished:
             if env.main:

@@ -33,7 +33,7 @@ from runtime.device import resolve_device
 from runtime.io import append_line, read_journal
 from runtime.rundir import RunFolder
 from runtime.seeds import SEED_MAX, PROXIES_DATA, PROXIES_INIT, PROXIES_SAMPLE, derive_seed
-from runtime.settings import path_fields, setting
+from runtime.settings import schema_of, setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
@@ -153,7 +153,7 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     if (run_dir / "result.json").exists():  # a finished study is never overwritten, resumed or not
         raise ConfigError(f"run directory {run_dir} already holds a finished result; choose another --out")
     folder = RunFolder.open(run_dir, asdict(cfg), resume=resume, markers=(_PROGRESS,), free=("out", "device"),
-                            defaults=asdict(ProxyStudyConfig()), paths=path_fields(ProxyStudyConfig))
+                            schema=schema_of(ProxyStudyConfig))
     base = space.default_net_config("validation")
     net_cfg = NetConfig(channels=cfg.channels or base.channels, cells=cfg.cells or base.cells, num_classes=num_classes)
     vctx = None

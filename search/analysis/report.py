@@ -11,19 +11,18 @@ report.md and report.png (mean +- std of the first benchmark column, or seconds,
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import yaml
 
 from runtime.io import atomic_write_text
-from runtime.settings import absolute_paths, path_fields
+from runtime.settings import Schema, absolute_paths, schema_of
 
 from ..config import ConfigError, SearchConfig
 from .common import write_csv
@@ -99,13 +98,13 @@ def read_run(path: str | Path) -> Run:
     return Run(p, settings, result)
 
 
-def group_runs(runs: Sequence[Run], defaults: Mapping[str, Any] | None = None,
-               paths: Sequence[str] = ()) -> tuple[list[str], list[Group]]:
+def group_runs(runs: Sequence[Run], schema: Schema = Schema()) -> tuple[list[str], list[Group]]:
     """The differing setting names and the groups (in order of first appearance); a setting a run lacks takes
-    its value from `defaults` (None where it has none); `paths` settings compare as absolute paths (a folder of
-    an earlier version recorded them as given, taken here from the working directory, as --resume does)."""
-    defaults = defaults or {}
-    settings = [absolute_paths({**{k: v for k, v in defaults.items() if k not in r.settings}, **r.settings}, paths)
+    its value from the `schema` defaults (None where it has none); path settings compare as absolute paths (a
+    folder of an earlier version recorded them as given, taken here from the working directory, as --resume
+    does)."""
+    settings = [absolute_paths({**{k: v for k, v in schema.defaults.items() if k not in r.settings},
+                                **r.settings}, schema.paths)
                 for r in runs]
     keys = sorted({k for s in settings for k in s} - set(FREE))
     differing = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
@@ -135,7 +134,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, A
     if not run_dirs:
         raise ConfigError("opscore report needs at least one RUN_DIR")
     runs = [read_run(d) for d in run_dirs]
-    differing, groups = group_runs(runs, dataclasses.asdict(SearchConfig()), path_fields(SearchConfig))
+    differing, groups = group_runs(runs, schema_of(SearchConfig))
     bench = sorted({f"benchmark.{k}" for r in runs for k in (r.result.get("benchmark") or {})})
     oracle = sorted({f"sample_oracle.{k}" for r in runs for k in (r.result.get("sample_oracle") or {})})
     metrics = bench + ["seconds", "unique_candidates"] + oracle

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.rundir import RunFolder, RunFolderError, settings_differences
 from runtime.seeds import derive_seed
-from runtime.settings import path_fields
+from runtime.settings import schema_of
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
 from supernet.mixing import MIXING
@@ -102,7 +102,7 @@ def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig
         raise RunFolderError(f"--proposals-from {source.root}: not a search run directory with proposals "
                              f"(config.yaml, {PROPOSALS})")
     diff = settings_differences(settings.to_dict(), source.read_yaml("config.yaml"), VALIDATION_ONLY,
-                                dataclasses.asdict(SearchConfig()), path_fields(SearchConfig))
+                                schema_of(SearchConfig))
     if diff:
         raise RunFolderError(f"--proposals-from {source.root}: its proposal settings differ ({', '.join(diff)}); "
                              "only validation settings may change")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from runtime.seeds import TRAIN_SUPERNET_EPOCH, TRAIN_SUPERNET_INIT, derive_seed
-from runtime.settings import path_fields
+from runtime.settings import schema_of
 from scoring.scorers.darts_alpha import argmax_genotype, candidate_weights
 from supernet.arch_state import ArchState
 from supernet.spaces import get_space
@@ -118,8 +118,7 @@ def train_supernet(cfg: SupernetTrainConfig, out: str | Path, resume: bool = Fal
     train_idx, valid_idx = split.indices()
     device = resolve_device(cfg.device)
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=("checkpoint.pt", "result.json"),
-                            defaults=dataclasses.asdict(SupernetTrainConfig()),
-                            paths=path_fields(SupernetTrainConfig))
+                            schema=schema_of(SupernetTrainConfig))
     ckpt = (safe_load(folder.path("checkpoint.pt"), "training checkpoint", fix=RESTART, keys=RESUME_KEYS)
             if folder.exists("checkpoint.pt") else None)
     with folder.logging_to("train.log"), folder.tensorboard() as writer:
