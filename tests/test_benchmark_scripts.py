@@ -134,3 +134,51 @@ def test_zcpt_proxies_script_skips_finished_runs_resumes_started_ones_and_passes
                               capture_output=True, text=True).stdout
     for flag in {f for c in searches for f in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", c)}:
         assert flag in helptext, flag
+
+
+def _stand_in(tmp_path, body: str):
+    """A stand-in opscore: `body` runs for a search (OUT is its --out), a report writes report.md."""
+    fake = tmp_path / "opscore"
+    fake.write_text('#!/usr/bin/env bash\nif [[ $1 == report ]]; then mkdir -p "${@: -1}"; '
+                    'echo table > "${@: -1}/report.md"; exit 0; fi\n'
+                    'OUT=${@: -1}; [[ $OUT == --resume ]] && OUT=${@: -2:1}; mkdir -p "$OUT"\n' + body)
+    fake.chmod(0o755)
+    return fake
+
+
+def _run_zcpt_script(fake, runs, **env):
+    return subprocess.run(["bash", str(SCRIPT.parent / "zcpt_proxies_nb201.sh")], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "OPSCORE": str(fake), "RUNS": str(runs), **env})
+
+
+def test_zcpt_proxies_script_runs_jobs_searches_at_once(tmp_path):
+    """JOBS=2: seed 0's stand-in finishes only once seed 1's has started, so the script passes only when both run
+    at the same time; with JOBS=1 the same stand-in gives up (exit 3) and the script stops with that status."""
+    runs = tmp_path / "runs"
+    fake = _stand_in(tmp_path, 'touch "$OUT.started"\n'
+                               'if [[ $OUT == *-s0 ]]; then for i in $(seq 30); do [[ -e ${OUT%0}1.started ]] '
+                               '&& break; sleep 0.1; done; [[ -e ${OUT%0}1.started ]] || exit 3; fi\n'
+                               'touch "$OUT/result.json"\n')
+    out = _run_zcpt_script(fake, runs, PROXIES="snip", SEEDS="0 1", JOBS="2")
+    assert out.returncode == 0, out.stderr
+    assert (runs / "snip-s0" / "result.json").exists() and (runs / "snip-s1" / "result.json").exists()
+    assert out.stdout.strip() == "table"
+    runs1 = tmp_path / "runs1"
+    out = _run_zcpt_script(fake, runs1, PROXIES="snip", SEEDS="0 1", JOBS="1")
+    assert out.returncode == 3 and not (runs1 / "snip-s1").exists() and not (tmp_path / "runs1-report").exists()
+
+
+def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_a_bad_jobs(tmp_path):
+    """A failing search: the running one finishes, no new one starts, the script exits with the failure's status
+    and writes no report. JOBS that is not a positive whole number is one line and exit 2."""
+    runs = tmp_path / "runs"
+    fake = _stand_in(tmp_path, 'if [[ $OUT == *snip-s0 ]]; then touch "$OUT.failed"; exit 5; fi\n'
+                               'for i in $(seq 100); do [[ -e ${OUT%1}0.failed ]] && break; sleep 0.1; done\n'
+                               'sleep 0.5; touch "$OUT/result.json"\n')
+    out = _run_zcpt_script(fake, runs, PROXIES="snip synflow", SEEDS="0 1", JOBS="2")
+    assert out.returncode == 5
+    assert (runs / "snip-s1" / "result.json").exists()      # started beside the failing one, finished after it
+    assert not (runs / "synflow-s0").exists() and not (tmp_path / "runs-report").exists()
+    for bad in ("0", "two", "-1"):
+        out = _run_zcpt_script(fake, runs, PROXIES="snip", SEEDS="1", JOBS=bad)
+        assert out.returncode == 2 and out.stderr.strip() == f"JOBS must be a positive whole number, got '{bad}'"
