@@ -4,8 +4,9 @@
 # nwot runs as the README's search; every other proxy with BN batch statistics and uniform-fixed mixing
 # (the published code's setting for non-nwot proxies; see README "Mixing of a perturbed edge").
 # Resumable: a finished run (result.json) is skipped, a started one continues with --resume.
-# JOBS searches run at once, THREADS threads each. On 2 cores, JOBS=2 THREADS=1 gets through up to 1.4x more:
-# one grasp evaluation of the supernet took 12.0 s on 1 thread, 8.4 s on 2 (benchmarks/proxy_speed.py).
+# JOBS searches run at once, THREADS threads each (for a machine with more cores than one search uses well).
+# On 2 cores it gains little: grasp proposals (benchmarks/proposal_vs.py, seeds 0 and 1) took 210 s two at once
+# on 1 thread each, 212-239 s one after the other on 2 threads.
 # The first failing search stops the script (no new search starts, the running ones finish) with its exit
 # status, and no report is written.
 #   PROXIES="fisher snip" SEEDS="0 1 2 3" RUNS=runs/zcpt-proxies THREADS=2 benchmarks/zcpt_proxies_nb201.sh
