@@ -44,11 +44,12 @@ class CsvBenchmark:
                         continue
                     self._add_row(row, line, at, first_line)
         except OSError as e:
-            raise BenchmarkError(f"cannot read benchmark table {path}: {e.strerror}") from None
+            raise BenchmarkError(f"cannot read benchmark table {path}: {e.strerror}; check the path") from None
         except (UnicodeDecodeError, csv.Error) as e:
-            raise BenchmarkError(f"benchmark table {path} is not a CSV file: {e}") from None
+            raise BenchmarkError(f"benchmark table {path} is not a CSV file ({e}); pass a CSV table with an arch "
+                                  "column and accuracy columns") from None
         if not self.rows:
-            raise BenchmarkError(f"benchmark table {path} has no rows")
+            raise BenchmarkError(f"benchmark table {path} has no rows; it needs one row per arch")
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -57,7 +58,8 @@ class CsvBenchmark:
     def _check_header(self, header: list[str]) -> list[str]:
         """The accuracy columns of `header`; a missing arch column, repeats or no accuracy are errors."""
         if "arch" not in header:
-            raise BenchmarkError(f"benchmark table {self.path} has no 'arch' column (columns: {header})")
+            raise BenchmarkError(f"benchmark table {self.path} has no 'arch' column (columns: {', '.join(header)}); "
+                                 "name the architecture column arch")
         dup = _duplicates(header)
         if dup:
             raise BenchmarkError(f"benchmark table {self.path} has the column {dup[0]!r} more than once; "
@@ -72,15 +74,19 @@ class CsvBenchmark:
         """Store one data row; short rows, non-numbers and a repeated arch are errors naming the line."""
         if len(row) <= max(at.values()):
             raise BenchmarkError(f"benchmark table {self.path} line {line} has {len(row)} fields, fewer than "
-                                 "the header")
+                                 "the header; complete the row or delete it")
         arch = row[at["arch"]].strip()
         if arch in first_line:
             raise BenchmarkError(f"benchmark table {self.path} lists arch {arch} twice (lines {first_line[arch]} "
                                  f"and {line}); keep one row per arch")
-        try:
-            self.rows[arch] = {c: float(row[at[c]]) for c in self.columns}
-        except ValueError:
-            raise BenchmarkError(f"benchmark table {self.path} line {line}: non-numeric accuracy in {row}") from None
+        values: dict[str, float] = {}
+        for c in self.columns:
+            try:
+                values[c] = float(row[at[c]])
+            except ValueError:
+                raise BenchmarkError(f"benchmark table {self.path} line {line}: {c} is {row[at[c]].strip()!r}, not "
+                                     "a number; fix the row or delete it") from None
+        self.rows[arch] = values
         first_line[arch] = line
 
     def lookup(self, arch: str) -> dict[str, float]:
