@@ -20,7 +20,9 @@ JOBS=${JOBS:-1}
 PROXIES=${PROXIES:-"synflow fisher zen zen-nobn grad_norm snip nwot grasp"}
 SEEDS=${SEEDS:-"0 1 2 3"}
 OPSCORE=${OPSCORE:-.venv/bin/opscore}
-[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a positive whole number, got '$JOBS'" >&2; exit 2; }
+for name in JOBS THREADS; do
+  [[ ${!name} =~ ^[1-9][0-9]*$ ]] || { echo "$name must be a positive whole number, got '${!name}'" >&2; exit 2; }
+done
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 mkdir -p "$RUNS"
 

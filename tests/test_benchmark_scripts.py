@@ -168,9 +168,9 @@ def test_zcpt_proxies_script_runs_jobs_searches_at_once(tmp_path):
     assert out.returncode == 3 and not (runs1 / "snip-s1").exists() and not (tmp_path / "runs1-report").exists()
 
 
-def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_a_bad_jobs(tmp_path):
+def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_bad_jobs_or_threads(tmp_path):
     """A failing search: the running one finishes, no new one starts, the script exits with the failure's status
-    and writes no report. JOBS that is not a positive whole number is one line and exit 2."""
+    and writes no report. JOBS or THREADS that is not a positive whole number is one line and exit 2."""
     runs = tmp_path / "runs"
     fake = _stand_in(tmp_path, 'if [[ $OUT == *snip-s0 ]]; then touch "$OUT.failed"; exit 5; fi\n'
                                'for i in $(seq 100); do [[ -e ${OUT%1}0.failed ]] && break; sleep 0.1; done\n'
@@ -179,6 +179,7 @@ def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_a_bad_jobs(tm
     assert out.returncode == 5
     assert (runs / "snip-s1" / "result.json").exists()      # started beside the failing one, finished after it
     assert not (runs / "synflow-s0").exists() and not (tmp_path / "runs-report").exists()
-    for bad in ("0", "two", "-1"):
-        out = _run_zcpt_script(fake, runs, PROXIES="snip", SEEDS="1", JOBS=bad)
-        assert out.returncode == 2 and out.stderr.strip() == f"JOBS must be a positive whole number, got '{bad}'"
+    for name in ("JOBS", "THREADS"):  # a bad THREADS would only make libgomp warn and fall back
+        for bad in ("0", "two", "-1"):
+            out = _run_zcpt_script(fake, runs, PROXIES="snip", SEEDS="1", **{name: bad})
+            assert out.returncode == 2 and out.stderr.strip() == f"{name} must be a positive whole number, got '{bad}'"
