@@ -274,14 +274,19 @@ def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypat
     assert [len(r["pruned"]) for r in log[:2]] == [28 * 3, 28 * 3]
 
 
-@pytest.mark.parametrize("space, size", [("nb201", (3, 1)), ("darts", (1, 3))])
+@pytest.mark.parametrize("space, size", [("nb201", {"channels": 3, "cells": 1}),
+                                         ("darts", {"channels": 1, "cells": 2, "stem_multiplier": 1,
+                                                    "reduce_cells": [1], "final_act": True})])
 def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, space, size):
-    """Without --channels / --cells the pruned supernet has TE-NAS's size (NB201 C=3, 1 cell per stage; DARTS C=1,
-    3 cells), and the linear regions are counted on a segment of --tenas-lr-length."""
+    """Without --channels / --cells the pruned supernet has TE-NAS's size and layout (NB201 C=3, 1 cell per stage;
+    DARTS C=1, a stem of C, a normal and a reduce cell, BN + ReLU head), and the linear regions are counted on a
+    segment of --tenas-lr-length."""
     real = TenasPruning.measurer
+    built = []
 
     @contextmanager
     def spy(self, ctx):
+        built.append(self.supernet)
         with real(self, ctx):
             yield lambda x: TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
 
@@ -292,7 +297,11 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
     c = SearchConfig(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
                      tenas_lr_length=0.003).validate()
     res = run_search(c, tmp_path / "run", progress=False)
-    assert res["supernet"] == {"channels": size[0], "cells": size[1]}
+    assert res["supernet"] == size
+    if space == "darts":
+        net = built[0]
+        assert net.stem[0].out_channels == 1 and [c.reduction for c in net.cells] == [False, True]
+        assert isinstance(net.lastact[0], nn.BatchNorm2d)
     assert made == [{"bn_mode": "batch", "lr_length": 0.003}] and res["lr_length"] == 0.003
 
 

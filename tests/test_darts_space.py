@@ -111,6 +111,37 @@ def test_reduction_node_with_every_input_off_is_zeros_of_the_reduced_shape():
     assert net(torch.randn(2, 3, 9, 9)).shape == (2, 3)
 
 
+def test_te_nas_layout_is_a_stem_of_c_a_normal_and_a_reduce_cell_and_bn_relu_before_pooling():
+    """TE-NAS's DARTS pruning supernet (NASNetworkDARTS, C=1, N=1, depth 2, stem multiplier 1): stem 3 -> C, cell 0
+    normal at C (4C out, full size), cell 1 reduce at 2C (8C out, half size), BN + ReLU, pooling, linear."""
+    space = get_space("darts")
+    torch.manual_seed(0)
+    net = space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, num_classes=10, stem_multiplier=1,
+                                                            reduce_cells=(1,), final_act=True)).train()
+    assert net.stem[0].weight.shape == (1, 3, 3, 3)
+    assert [c.reduction for c in net.cells] == [False, True] and [c.channels for c in net.cells] == [1, 2]
+    feats = []
+    net.cells[1].register_forward_hook(lambda m, i, o: feats.append(o))
+    x = torch.randn(6, 3, 16, 16)
+    logits = net(x)
+    assert feats[0].shape == (6, 8, 8, 8)
+    f = feats[0]
+    normed = (f - f.mean((0, 2, 3), keepdim=True)) / torch.sqrt(f.var((0, 2, 3), unbiased=False, keepdim=True) + 1e-5)
+    assert torch.allclose(logits, net.classifier(normed.clamp(min=0).mean((2, 3))), atol=1e-5)
+
+
+def test_darts_layout_by_default_and_bad_layouts_are_one_error():
+    """Without layout settings: stem 3C, reductions at 1/3 and 2/3 of the depth, pooling straight after the cells."""
+    space = get_space("darts")
+    net = space.build_supernet(space.new_state(), NetConfig(channels=2, cells=6))
+    assert net.stem[0].weight.shape[0] == 6 and [c.reduction for c in net.cells] == [False, False, True, False,
+                                                                                     True, False]
+    assert isinstance(net.lastact, nn.Identity)
+    for bad in ({"reduce_cells": (2,)}, {"reduce_cells": (-1,)}, {"stem_multiplier": -1}):
+        with pytest.raises(ValueError, match="a DARTS supernet of 2 cells needs"):
+            space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, **bad))
+
+
 @pytest.mark.parametrize("size", [(8, 8), (7, 9), (1, 1)])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_fast_pools_equal_torch_pools(size, stride):

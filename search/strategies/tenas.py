@@ -22,9 +22,11 @@ the raw kappa and R are ranked (the same order). Differences from the TE-NAS cod
 average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it.
 
 The pruned supernet is TE-NAS's (prune_tenas.py `model_config`) unless --channels / --cells say otherwise:
-NB201 C=3 with 1 cell per stage; DARTS C=1 with 3 cells (TE-NAS: C=1, a normal and a reduce cell, stem x1;
-ours has a stem of 3C and a second reduce cell, the smallest DARTS supernet it builds with both types). They make
-a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. Linear regions are counted on a
+NB201 C=3 with 1 cell per stage; DARTS (launcher's `nasnet-super`, search_model_darts_nasnet.py at N=1, depth 2)
+C=1, a stem of C channels, a normal and a reduce cell, BN + ReLU before pooling. With --cells K a DARTS
+supernet has the DARTS search layout (stem 3C, reductions at K//3 and 2K//3, no head activation). They make
+a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. Left as ours: BN without affine
+parameters in the ops (TE-NAS: affine, which adds the BN weights' gradients to the NTK). Linear regions are counted on a
 segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
 DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
 
@@ -58,7 +60,9 @@ ROUNDS = "tenas_rounds.jsonl"
 # TE-NAS's pruning settings (prune_tenas.py model_config, prune_launch.py prune_number):
 # (supernet channels, cells, ops pruned per edge per round); TE_NAS_DARTS for every darts space
 TE_NAS = {"nb201": (3, 1, 1)}
-TE_NAS_DARTS = (1, 3, 3)
+TE_NAS_DARTS = (1, 2, 3)
+# TE-NAS's DARTS macro layout (NASNetworkDARTS, N=1, depth=2, stem_multiplier=1): cell 1 reduces, lastact head
+TE_NAS_DARTS_LAYOUT = {"stem_multiplier": 1, "reduce_cells": (1,), "final_act": True}
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -80,12 +84,13 @@ class TenasPruning(Strategy):
         one_process(ctx)
         s = ctx.settings
         channels, cells, prune_number = TE_NAS.get(s.space, TE_NAS_DARTS)
+        layout = TE_NAS_DARTS_LAYOUT if s.space not in TE_NAS and not s.cells else {}
         cfg = NetConfig(channels=s.channels or channels, cells=s.cells or cells,
-                        num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size)
+                        num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size, **layout)
         self.state, self.cfg = ctx.space.new_state(), cfg
         torch.manual_seed(self._init_seed(s, 0))
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
-        self.size = {"channels": cfg.channels, "cells": cfg.cells}
+        self.size = {"channels": cfg.channels, "cells": cfg.cells, **json_safe(layout)}
         if s.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.saved = ctx.folder.read_jsonl(ROUNDS, keys=("phase", "pairs", "pruned", "seconds")) \

@@ -32,6 +32,11 @@ class NetConfig:
     mixing: str = "uniform"
     auxiliary: bool = False
     input_size: int = 32
+    # macro layout of DARTS-like search supernets (None / False: DARTS's own, stem to 3C, reductions at 1/3 and 2/3
+    # of the depth, no activation before pooling); TE-NAS's pruning supernet sets all three
+    stem_multiplier: int | None = None
+    reduce_cells: tuple[int, ...] | None = None
+    final_act: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 Normal and reduce cells each read their own edges of the arch state (`normal:i<-j`, `reduce:i<-j`),
 shared by every cell of that type. Stem conv3x3 to 3C + BN, `layers` cells with reductions at
 layers//3 and 2*layers//3, global pooling, linear; ops use BN(affine=False), pools are followed by BN.
+The stem width, the reduction cells and a BN + ReLU before pooling can be set: TE-NAS prunes a supernet of
+stem C, a normal and a reduce cell, and that head (VITA-Group/TENAS, search_model_darts_nasnet.py, depth 2).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Collection, Mapping
 
 import torch
 from torch import nn
@@ -59,18 +61,24 @@ class SearchCell(nn.Module):
 
 
 class DartsSupernet(nn.Module):
-    """Stem, `layers` search cells (two types), global pooling, linear classifier."""
+    """Stem, `layers` search cells (two types), [BN + ReLU,] global pooling, linear classifier."""
 
-    def __init__(self, state: ArchState, channels: int, layers: int, num_classes: int, mixing: str) -> None:
+    def __init__(self, state: ArchState, channels: int, layers: int, num_classes: int, mixing: str,
+                 stem_multiplier: int = 3, reduce_cells: Collection[int] | None = None,
+                 final_act: bool = False) -> None:
         super().__init__()
-        c_stem = 3 * channels
+        reduce_at = reduction_layers(layers) if reduce_cells is None else set(reduce_cells)
+        if stem_multiplier < 1 or not reduce_at <= set(range(layers)):
+            raise ValueError(f"a DARTS supernet of {layers} cells needs a stem multiplier of at least 1 and reduction "
+                             f"cells among 0..{layers - 1}, got {stem_multiplier} and {sorted(reduce_at)}")
+        c_stem = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
         alphas = state.alphas
         c_pp, c_p, c = c_stem, c_stem, channels
         reduction_prev = False
         cells = []
         for i in range(layers):
-            reduction = i in reduction_layers(layers)
+            reduction = i in reduce_at
             if reduction:
                 c *= 2
             cells.append(SearchCell(state, "reduce" if reduction else "normal", c_pp, c_p, c, reduction_prev,
@@ -78,6 +86,7 @@ class DartsSupernet(nn.Module):
             reduction_prev = reduction
             c_pp, c_p = c_p, STEPS * c
         self.cells = nn.ModuleList(cells)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_p), nn.ReLU()) if final_act else nn.Identity()
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
 
@@ -85,4 +94,4 @@ class DartsSupernet(nn.Module):
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1)
-        return self.classifier(self.global_pooling(s1).flatten(1))
+        return self.classifier(self.global_pooling(self.lastact(s1)).flatten(1))
