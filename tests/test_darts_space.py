@@ -151,17 +151,46 @@ def test_fast_pools_equal_torch_pools(size, stride):
     assert torch.allclose(AvgPool3x3(stride)(x), ref, atol=1e-6)
 
 
-def test_factorized_reduce_is_darts_on_even_sizes_and_ceil_on_odd():
+def factorized_reduce_reference(fr: FactorizedReduce, x: torch.Tensor) -> torch.Tensor:
+    """DARTS' FactorizedReduce: stride-2 1x1 convs of relu(x) and of relu(x) shifted by one pixel (padded at the
+    far edge, which odd sizes sample), eval-mode BN."""
+    r = torch.relu(x)
+    shifted = F.pad(r[:, :, 1:, 1:], (0, 1, 0, 1))
+    y = torch.cat([F.conv2d(r, fr.conv_1.weight, stride=2), F.conv2d(shifted, fr.conv_2.weight, stride=2)], 1)
+    return F.batch_norm(y, fr.bn.running_mean, fr.bn.running_var, training=False)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 5), (1, 2)])
+def test_factorized_reduce_is_darts_on_even_sizes_and_ceil_on_odd(size):
     torch.manual_seed(0)
     fr = FactorizedReduce(4, 6, affine=False).eval()
-    x = torch.randn(2, 4, 8, 8)
-    r = torch.relu(x)
-    ref = F.batch_norm(torch.cat([fr.conv_1(r), fr.conv_2(r[:, :, 1:, 1:])], 1), fr.bn.running_mean,
-                       fr.bn.running_var, training=False)
-    assert torch.allclose(fr(x), ref, atol=1e-6)
-    assert fr(torch.randn(2, 4, 7, 5)).shape == (2, 6, 4, 3)
+    x = torch.randn(2, 4, *size)
+    out = fr(x)
+    assert out.shape == (2, 6, (size[0] + 1) // 2, (size[1] + 1) // 2)
+    assert torch.allclose(out, factorized_reduce_reference(fr, x), atol=1e-6)
     with pytest.raises(ValueError, match="even"):
         FactorizedReduce(4, 5, affine=True)
+
+
+def test_factorized_reduce_weight_gradient_on_channels_last_with_two_channels():
+    """TE-NAS's C=1 DARTS supernet reduces 2 channels; torch 2.14's channels-last stride-2 1x1 conv weight
+    gradient crashed the process there. The gradients equal those of the contiguous DARTS formula."""
+    torch.manual_seed(0)
+    fr = FactorizedReduce(2, 2, affine=False).train()
+    x, probe = torch.randn(14, 2, 32, 32), torch.randn(14, 2, 16, 16)
+    grads = []
+    for mem in (torch.contiguous_format, torch.channels_last):
+        net = fr.to(memory_format=mem)
+        out = net(x.to(memory_format=mem))
+        grads.append(torch.autograd.grad((out * probe).sum(), [net.conv_1.weight, net.conv_2.weight]))
+    w = [c.weight.detach().clone(memory_format=torch.contiguous_format).requires_grad_()
+         for c in (fr.conv_1, fr.conv_2)]
+    r = torch.relu(x)
+    y = torch.cat([F.conv2d(r, w[0], stride=2), F.conv2d(F.pad(r[:, :, 1:, 1:], (0, 1, 0, 1)), w[1], stride=2)], 1)
+    ref = torch.autograd.grad((F.batch_norm(y, None, None, training=True) * probe).sum(), w)
+    for a, b, c in zip(*grads, ref):  # float32 sums over 3,584 pixels: agree to 1e-3 of the gradient's scale
+        tol = 1e-3 * float(c.abs().max())
+        assert torch.allclose(a, c, rtol=0, atol=tol) and torch.allclose(b, c, rtol=0, atol=tol)
 
 
 def test_noise_op_is_fresh_standard_gaussian_shaped_like_the_input():

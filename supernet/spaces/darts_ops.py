@@ -63,7 +63,10 @@ class FactorizedReduce(nn.Module):
     """Halve the resolution with two 1x1 stride-2 convs on pixel grids offset by one, concatenated.
 
     The offset grid is padded at the far edge so that odd sizes give the same ceil(H/2) as the first
-    grid (for even sizes the padding is never sampled, so the result equals DARTS').
+    grid (for even sizes the padding is never sampled, so the result equals DARTS'). Each stride-2 1x1
+    conv runs as a 1x1 conv of the subsampled grid (the same sums): torch 2.14's CPU weight gradient of a
+    stride-2 1x1 conv on channels-last inputs of fewer than 8 channels corrupts the heap (TE-NAS's C=1
+    pruning supernet has 2), and the subsampled grid is a quarter of the input.
     """
 
     def __init__(self, c_in: int, c_out: int, affine: bool, relu_cache: ReLUCache | None = None) -> None:
@@ -71,14 +74,15 @@ class FactorizedReduce(nn.Module):
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
         self.relu = relu(relu_cache)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)  # on the grid of even pixels
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, bias=False)  # on the grid of odd pixels
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        shifted = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+        h, w = x.shape[-2:]
+        odd = F.pad(x[:, :, 1::2, 1::2], (0, w % 2, 0, h % 2))
+        return self.bn(torch.cat([self.conv_1(x[:, :, ::2, ::2]), self.conv_2(odd)], dim=1))
 
 
 class NoiseOp(nn.Module):
