@@ -5,12 +5,13 @@ import random
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from search.config import SearchConfig
 from search.run import run_search
 from supernet.spaces import get_space
 from supernet.spaces.base import GenotypeError, NetConfig
-from supernet.spaces.nb_macro import NB_MACRO_LAYERS, NB_MACRO_OPS, NBMacroGenotype, parse_nb_macro
+from supernet.spaces.nb_macro import NB_MACRO_LAYERS, NB_MACRO_OPS, MacroIdentity, NBMacroGenotype, parse_nb_macro
 
 SPACE = get_space("nb-macro")
 
@@ -142,3 +143,32 @@ def test_search_runs_on_synthetic_data(tmp_path):
     cands = json.loads((tmp_path / "run" / "candidates.json").read_text())
     assert res["genotype"] in [c["genotype"] for c in cands]
     assert len(g.choices) == 8 and set(winner_rows.values()) <= set(NB_MACRO_OPS)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 5)])
+def test_strided_identity_is_a_stride_2_pointwise_conv_and_bn(size):
+    """Choice 0 across a stage boundary: 1x1 conv with stride 2 (output ceil(H/2)) and BN, as the reference."""
+    torch.manual_seed(0)
+    layer = MacroIdentity(4, 6, 2).eval()
+    x = torch.randn(2, 4, *size)
+    bn = layer.proj[1]
+    ref = F.batch_norm(F.conv2d(x, layer.proj[0].weight, stride=2), bn.running_mean, bn.running_var, bn.weight,
+                       bn.bias, training=False)
+    assert torch.allclose(layer(x), ref, atol=1e-6)
+
+
+def test_small_supernet_trains_on_channels_last():
+    """C=4 (4 -> 8 channels at the first stride-2 identity): torch 2.14's channels-last stride-2 1x1 conv weight
+    gradient crashed the process there. The gradients equal those of the contiguous network."""
+    space = get_space("nb-macro")
+    torch.manual_seed(0)
+    net = space.build_supernet(space.new_state(), NetConfig(channels=4))
+    x = torch.randn(8, 3, 16, 16)
+    grads = []
+    for mem in (torch.contiguous_format, torch.channels_last):
+        net = net.to(memory_format=mem)
+        net.zero_grad()
+        net(x.to(memory_format=mem)).sum().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-3 * float(a.abs().max()))

@@ -82,17 +82,23 @@ def parse_nb_macro(text: str) -> NBMacroGenotype:
 
 
 class MacroIdentity(nn.Module):
-    """Choice 0: the identity, or a 1x1 conv (strided) + BN where the layer changes the shape."""
+    """Choice 0: the identity, or a 1x1 conv (strided) + BN where the layer changes the shape.
+
+    The strided 1x1 conv runs as a 1x1 conv of every stride-th pixel (the same sums): torch 2.14's CPU weight
+    gradient of a stride-2 1x1 conv on channels-last inputs of fewer than 8 channels corrupts the heap.
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int, affine: bool = True) -> None:
         super().__init__()
         self.proj = None
+        self.stride = stride
         if stride != 1 or c_in != c_out:
-            self.proj = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
-                                      nn.BatchNorm2d(c_out, affine=affine))
+            self.proj = nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out, affine=affine))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.proj is None else self.proj(x)
+        if self.proj is None:
+            return x
+        return self.proj(x[:, :, ::self.stride, ::self.stride] if self.stride != 1 else x)
 
 
 class InvertedResidual(nn.Module):
