@@ -97,6 +97,7 @@ def test_gpu_checks_script_parses_and_its_flags_exist():
     ("train_step.py", ["--genotype", "k9e9"], "cannot read genotype 'k9e9'"),  # not a block: no expansion
     ("train_step.py", ["--recipe", "nope"], "unknown recipe 'nope'"),
     ("zcpt_speed.py", ["--space", "nope"], "unknown space 'nope'"),
+    ("factorized_reduce.py", ["--batch-size", "0"], "--batch-size and --repeats must be at least 1, got 0 and 15"),
 ])
 def test_benchmark_scripts_bad_names_are_one_line(script, args, needle):
     out = subprocess.run([sys.executable, str(SCRIPT.parent / script), *args], capture_output=True, text=True,
@@ -183,3 +184,12 @@ def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_bad_jobs_or_t
         for bad in ("0", "two", "-1"):
             out = _run_zcpt_script(fake, runs, PROXIES="snip", SEEDS="1", **{name: bad})
             assert out.returncode == 2 and out.stderr.strip() == f"{name} must be a positive whole number, got '{bad}'"
+
+
+def test_factorized_reduce_benchmark_prints_both_formulas_per_shape_and_layout():
+    out = subprocess.run([sys.executable, str(SCRIPT.parent / "factorized_reduce.py"), "--batch-size", "2",
+                          "--repeats", "1"], capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.strip().splitlines()
+    assert len(rows) == 8 and all("darts" in r and "ours" in r and "darts/ours" in r for r in rows)
+    assert sum("channels_last" in r for r in rows) == 4
