@@ -26,8 +26,8 @@ NB201 C=3 with 1 cell per stage; DARTS (launcher's `nasnet-super`, search_model_
 C=1, a stem of C channels, a normal and a reduce cell, BN + ReLU before pooling. With --cells K a DARTS
 supernet has the DARTS search layout (stem 3C, reductions at K//3 and 2K//3, no head activation). They make
 a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. Left as ours: BN without affine
-parameters in the ops (TE-NAS: affine, which adds the BN weights' gradients to the NTK). Linear regions are counted on a
-segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
+parameters in the ops (TE-NAS: affine, which adds the BN weights' gradients to the NTK). Linear regions are
+counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
 DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
 
 Rounds are journalled (tenas_rounds.jsonl: measures, pruned ops, seconds); `--resume` replays them.
