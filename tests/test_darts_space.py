@@ -201,6 +201,17 @@ def test_noise_op_is_fresh_standard_gaussian_shaped_like_the_input():
     assert NoiseOp(2)(torch.zeros(2, 3, 7, 8)).shape == (2, 3, 4, 4)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_noise_op_draws_the_same_noise_whatever_the_memory_layout(stride):
+    x = torch.zeros(2, 3, 6, 6)
+    draws = []
+    for mem in (torch.contiguous_format, torch.channels_last):
+        torch.manual_seed(0)
+        draws.append(NoiseOp(stride)(x.to(memory_format=mem)))
+    assert torch.equal(draws[0], draws[1])
+    assert draws[1].is_contiguous(memory_format=torch.channels_last) or stride == 2
+
+
 def n_params(net: nn.Module) -> int:
     return sum(p.numel() for name, p in net.named_parameters() if "auxiliary" not in name)
 

@@ -93,9 +93,12 @@ class NoiseOp(nn.Module):
         self.stride, self.mean, self.std = stride, mean, std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Drawn in NCHW order whatever x's memory layout, so a channels-last run draws the same noise."""
         if self.stride != 1:
             x = x[:, :, :: self.stride, :: self.stride]
-        return torch.empty_like(x).normal_(self.mean, self.std)
+        noise = torch.empty(x.shape, dtype=x.dtype, device=x.device).normal_(self.mean, self.std)
+        last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        return noise.contiguous(memory_format=torch.channels_last) if last else noise
 
 
 class MaxPool3x3(nn.Module):
