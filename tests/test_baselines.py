@@ -24,6 +24,7 @@ from search.run import run_search
 from search.score_cache import ScoreCache
 from search.strategies.tenas import TenasPruning
 from supernet.arch_state import ArchState
+from supernet.mixed_op import MixedOp
 from supernet.spaces import SPACES
 from supernet.spaces.base import GenotypeError, NetConfig, SearchSpace, TopologyGroup
 
@@ -274,13 +275,14 @@ def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypat
     assert [len(r["pruned"]) for r in log[:2]] == [28 * 3, 28 * 3]
 
 
-@pytest.mark.parametrize("space, size", [("nb201", {"channels": 3, "cells": 1}),
+@pytest.mark.parametrize("space, size", [("nb201", {"channels": 3, "cells": 1, "affine_ops": True, "pool_bn": False}),
                                          ("darts", {"channels": 1, "cells": 2, "stem_multiplier": 1,
-                                                    "reduce_cells": [1], "final_act": True})])
+                                                    "reduce_cells": [1], "final_act": True, "affine_ops": True,
+                                                    "pool_bn": False})])
 def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, space, size):
     """Without --channels / --cells the pruned supernet has TE-NAS's size and layout (NB201 C=3, 1 cell per stage;
-    DARTS C=1, a stem of C, a normal and a reduce cell, BN + ReLU head), and the linear regions are counted on a
-    segment of --tenas-lr-length."""
+    DARTS C=1, a stem of C, a normal and a reduce cell, BN + ReLU head) and TE-NAS's ops (affine BN, DARTS's pools
+    bare), and the linear regions are counted on a segment of --tenas-lr-length."""
     real = TenasPruning.measurer
     built = []
 
@@ -298,10 +300,13 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
                      tenas_lr_length=0.003).validate()
     res = run_search(c, tmp_path / "run", progress=False)
     assert res["supernet"] == size
+    net = built[0]
+    edge = next(m for m in net.modules() if isinstance(m, MixedOp))
+    assert all(b.affine for op in edge.ops.values() for b in op.modules() if isinstance(b, nn.BatchNorm2d))
     if space == "darts":
-        net = built[0]
         assert net.stem[0].out_channels == 1 and [c.reduction for c in net.cells] == [False, True]
         assert isinstance(net.lastact[0], nn.BatchNorm2d)
+        assert not any(isinstance(b, nn.BatchNorm2d) for b in edge.ops["max_pool_3x3"].modules())
     assert made == [{"bn_mode": "batch", "lr_length": 0.003}] and res["lr_length"] == 0.003
 
 

@@ -130,6 +130,26 @@ def test_te_nas_layout_is_a_stem_of_c_a_normal_and_a_reduce_cell_and_bn_relu_bef
     assert torch.allclose(logits, net.classifier(normed.clamp(min=0).mean((2, 3))), atol=1e-5)
 
 
+def test_search_ops_are_darts_by_default_and_te_nas_with_affine_bn_and_bare_pools():
+    """DARTS's model_search.py: BN(affine=False) in every op, BN after each pool; TE-NAS's cell_operations.py (its
+    launcher sets affine): affine BN, pools without BN."""
+    space = get_space("darts")
+    for cfg, affine, pool_bn in ((NetConfig(channels=2, cells=3), False, True),
+                                 (NetConfig(channels=2, cells=3, affine_ops=True, pool_bn=False), True, False)):
+        net = space.build_supernet(space.new_state(), cfg)
+        edge = net.cells[0].edges["3_1"]
+        bns = [b for op in edge.ops.values() for b in op.modules() if isinstance(b, nn.BatchNorm2d)]
+        assert bns and all(b.affine == affine for b in bns)
+        assert all(b.affine == affine for b in net.cells[0].preprocess0.modules() if isinstance(b, nn.BatchNorm2d))
+        for pool in ("max_pool_3x3", "avg_pool_3x3"):
+            assert any(isinstance(b, nn.BatchNorm2d) for b in edge.ops[pool].modules()) == pool_bn
+    nb201 = get_space("nb201")
+    for affine in (False, True):
+        net = nb201.build_supernet(nb201.new_state(), NetConfig(channels=2, cells=1, affine_ops=affine))
+        edge = next(m for m in net.modules() if isinstance(m, MixedOp))
+        assert all(b.affine == affine for b in edge.modules() if isinstance(b, nn.BatchNorm2d))
+
+
 def test_darts_layout_by_default_and_bad_layouts_are_one_error():
     """Without layout settings: stem 3C, reductions at 1/3 and 2/3 of the depth, pooling straight after the cells."""
     space = get_space("darts")

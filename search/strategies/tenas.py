@@ -25,9 +25,9 @@ The pruned supernet is TE-NAS's (prune_tenas.py `model_config`) unless --channel
 NB201 C=3 with 1 cell per stage; DARTS (launcher's `nasnet-super`, search_model_darts_nasnet.py at N=1, depth 2)
 C=1, a stem of C channels, a normal and a reduce cell, BN + ReLU before pooling. With --cells K a DARTS
 supernet has the DARTS search layout (stem 3C, reductions at K//3 and 2K//3, no head activation). They make
-a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. Left as ours: BN without affine
-parameters in the ops (TE-NAS: affine, which adds the BN weights' gradients to the NTK). Linear regions are
-counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
+a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. The ops are TE-NAS's at every size
+(cell_operations.py): BN with affine parameters (their gradients enter the NTK), DARTS's pools without a BN after
+them. Linear regions are counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
 DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
 
 Rounds are journalled (tenas_rounds.jsonl: measures, pruned ops, seconds); `--resume` replays them.
@@ -63,6 +63,8 @@ TE_NAS = {"nb201": (3, 1, 1)}
 TE_NAS_DARTS = (1, 2, 3)
 # TE-NAS's DARTS macro layout (NASNetworkDARTS, N=1, depth=2, stem_multiplier=1): cell 1 reduces, lastact head
 TE_NAS_DARTS_LAYOUT = {"stem_multiplier": 1, "reduce_cells": (1,), "final_act": True}
+# TE-NAS's ops (cell_operations.py; the launcher's model configs set affine): affine BN, no BN after DARTS's pools
+TE_NAS_OPS = {"affine_ops": True, "pool_bn": False}
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -84,7 +86,7 @@ class TenasPruning(Strategy):
         one_process(ctx)
         s = ctx.settings
         channels, cells, prune_number = TE_NAS.get(s.space, TE_NAS_DARTS)
-        layout = TE_NAS_DARTS_LAYOUT if s.space not in TE_NAS and not s.cells else {}
+        layout = {**(TE_NAS_DARTS_LAYOUT if s.space not in TE_NAS and not s.cells else {}), **TE_NAS_OPS}
         cfg = NetConfig(channels=s.channels or channels, cells=s.cells or cells,
                         num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size, **layout)
         self.state, self.cfg = ctx.space.new_state(), cfg

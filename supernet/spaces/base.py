@@ -37,6 +37,10 @@ class NetConfig:
     stem_multiplier: int | None = None
     reduce_cells: tuple[int, ...] | None = None
     final_act: bool = False
+    # search supernets' ops: BN with affine parameters (TE-NAS's supernets; DARTS and NB201 search without), and
+    # BN after DARTS's pooling ops (DARTS's search supernet; TE-NAS's has none)
+    affine_ops: bool = False
+    pool_bn: bool = True
 
 
 @dataclass(frozen=True)

@@ -157,11 +157,13 @@ def darts_op(name: str, channels: int, stride: int, affine: bool, relu_cache: Re
     return build(channels, stride, affine, relu_cache)
 
 
-def search_op(name: str, channels: int, stride: int, relu_cache: ReLUCache | None = None) -> nn.Module:
-    """An op as it sits in the search supernet: BN(affine=False) everywhere, pools followed by BN."""
-    op = darts_op(name, channels, stride, affine=False, relu_cache=relu_cache)
-    if "pool" in name:
-        op = nn.Sequential(op, nn.BatchNorm2d(channels, affine=False))
+def search_op(name: str, channels: int, stride: int, relu_cache: ReLUCache | None = None, affine: bool = False,
+              pool_bn: bool = True) -> nn.Module:
+    """An op as it sits in the search supernet: BN(affine=False) everywhere, pools followed by BN (DARTS's
+    model_search.py); TE-NAS's supernet has affine BN and bare pools (its cell_operations.py)."""
+    op = darts_op(name, channels, stride, affine=affine, relu_cache=relu_cache)
+    if "pool" in name and pool_bn:
+        op = nn.Sequential(op, nn.BatchNorm2d(channels, affine=affine))
     return op
 
 

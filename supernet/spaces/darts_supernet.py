@@ -3,8 +3,9 @@
 Normal and reduce cells each read their own edges of the arch state (`normal:i<-j`, `reduce:i<-j`),
 shared by every cell of that type. Stem conv3x3 to 3C + BN, `layers` cells with reductions at
 layers//3 and 2*layers//3, global pooling, linear; ops use BN(affine=False), pools are followed by BN.
-The stem width, the reduction cells and a BN + ReLU before pooling can be set: TE-NAS prunes a supernet of
-stem C, a normal and a reduce cell, and that head (VITA-Group/TENAS, search_model_darts_nasnet.py, depth 2).
+The stem width, the reduction cells, a BN + ReLU before pooling, affine BN and bare pools can be set: TE-NAS
+prunes a supernet of stem C, a normal and a reduce cell, that head (VITA-Group/TENAS, search_model_darts_nasnet.py,
+depth 2) and those ops (cell_operations.py).
 """
 from __future__ import annotations
 
@@ -25,17 +26,18 @@ class SearchCell(nn.Module):
     """Node i = sum over j < i of mixed_op(i<-j)(node j); output = concat of the intermediate nodes."""
 
     def __init__(self, state: ArchState, cell_type: str, c_prev_prev: int, c_prev: int, c: int,
-                 reduction_prev: bool, mixing: str, alphas: Mapping[str, torch.Tensor] | None) -> None:
+                 reduction_prev: bool, mixing: str, alphas: Mapping[str, torch.Tensor] | None,
+                 affine: bool = False, pool_bn: bool = True) -> None:
         super().__init__()
         self.reduction = cell_type == "reduce"
-        self.preprocess0 = preprocess(c_prev_prev, c, reduction_prev, affine=False)
-        self.preprocess1 = preprocess(c_prev, c, False, affine=False)
+        self.preprocess0 = preprocess(c_prev_prev, c, reduction_prev, affine=affine)
+        self.preprocess1 = preprocess(c_prev, c, False, affine=affine)
         self.relu_cache = ReLUCache()  # the ops leaving a node rectify its output once per forward
         edges = {}
         for i, j in node_inputs(STEPS):
             e = edge_id(cell_type, i, j)
             stride = 2 if self.reduction and j < 2 else 1
-            ops = {o: search_op(o, c, stride, self.relu_cache) for o in state.candidates(e)}
+            ops = {o: search_op(o, c, stride, self.relu_cache, affine, pool_bn) for o in state.candidates(e)}
             edges[f"{i}_{j}"] = MixedOp(e, ops, state, mixing, alphas)
         self.edges = nn.ModuleDict(edges)
         self.channels = c
@@ -65,7 +67,7 @@ class DartsSupernet(nn.Module):
 
     def __init__(self, state: ArchState, channels: int, layers: int, num_classes: int, mixing: str,
                  stem_multiplier: int = 3, reduce_cells: Collection[int] | None = None,
-                 final_act: bool = False) -> None:
+                 final_act: bool = False, affine: bool = False, pool_bn: bool = True) -> None:
         super().__init__()
         reduce_at = reduction_layers(layers) if reduce_cells is None else set(reduce_cells)
         if stem_multiplier < 1 or not reduce_at <= set(range(layers)):
@@ -82,7 +84,7 @@ class DartsSupernet(nn.Module):
             if reduction:
                 c *= 2
             cells.append(SearchCell(state, "reduce" if reduction else "normal", c_pp, c_p, c, reduction_prev,
-                                    mixing, alphas))
+                                    mixing, alphas, affine, pool_bn))
             reduction_prev = reduction
             c_pp, c_p = c_p, STEPS * c
         self.cells = nn.ModuleList(cells)
