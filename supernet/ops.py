@@ -10,6 +10,18 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def pixel_grid(x: torch.Tensor, stride: int, offset: int = 0) -> torch.Tensor:
+    """Every stride-th pixel from (offset, offset), zero-padded at the far edge to ceil(H/stride) x ceil(W/stride).
+
+    A 1x1 conv of this grid is the stride-`stride` 1x1 conv of x shifted by `offset` (the same sums). Networks run
+    it instead of the strided conv: torch 2.14's CPU weight gradient of a stride-2 1x1 conv on channels-last inputs
+    of fewer than 8 channels corrupts the heap, and the grid is a quarter of the input.
+    """
+    h, w = x.shape[-2:]
+    g = x[:, :, offset::stride, offset::stride]
+    return F.pad(g, (0, -(-w // stride) - g.shape[-1], 0, -(-h // stride) - g.shape[-2]))
+
+
 class Zero(nn.Module):
     """The 'none' op: outputs zeros (downsampled when strided). Mixed ops skip it entirely."""
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import AvgPool3x3, ReLUCache, ReLUConvBN, Zero, relu
+from ..ops import AvgPool3x3, ReLUCache, ReLUConvBN, Zero, pixel_grid, relu
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
              "dil_conv_3x3", "dil_conv_5x5")
@@ -64,9 +64,7 @@ class FactorizedReduce(nn.Module):
 
     The offset grid is padded at the far edge so that odd sizes give the same ceil(H/2) as the first
     grid (for even sizes the padding is never sampled, so the result equals DARTS'). Each stride-2 1x1
-    conv runs as a 1x1 conv of the subsampled grid (the same sums): torch 2.14's CPU weight gradient of a
-    stride-2 1x1 conv on channels-last inputs of fewer than 8 channels corrupts the heap (TE-NAS's C=1
-    pruning supernet has 2), and the subsampled grid is a quarter of the input.
+    conv runs as a 1x1 conv of its pixel grid (`pixel_grid`; TE-NAS's C=1 pruning supernet reduces 2 channels).
     """
 
     def __init__(self, c_in: int, c_out: int, affine: bool, relu_cache: ReLUCache | None = None) -> None:
@@ -80,9 +78,7 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        h, w = x.shape[-2:]
-        odd = F.pad(x[:, :, 1::2, 1::2], (0, w % 2, 0, h % 2))
-        return self.bn(torch.cat([self.conv_1(x[:, :, ::2, ::2]), self.conv_2(odd)], dim=1))
+        return self.bn(torch.cat([self.conv_1(pixel_grid(x, 2)), self.conv_2(pixel_grid(x, 2, 1))], dim=1))
 
 
 class NoiseOp(nn.Module):

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp, SearchLayer
+from ..ops import pixel_grid
 from .base import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
@@ -82,11 +83,7 @@ def parse_nb_macro(text: str) -> NBMacroGenotype:
 
 
 class MacroIdentity(nn.Module):
-    """Choice 0: the identity, or a 1x1 conv (strided) + BN where the layer changes the shape.
-
-    The strided 1x1 conv runs as a 1x1 conv of every stride-th pixel (the same sums): torch 2.14's CPU weight
-    gradient of a stride-2 1x1 conv on channels-last inputs of fewer than 8 channels corrupts the heap.
-    """
+    """Choice 0: the identity, or a 1x1 conv (strided: of the `pixel_grid`) + BN where the layer changes the shape."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, affine: bool = True) -> None:
         super().__init__()
@@ -98,7 +95,7 @@ class MacroIdentity(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.proj is None:
             return x
-        return self.proj(x[:, :, ::self.stride, ::self.stride] if self.stride != 1 else x)
+        return self.proj(pixel_grid(x, self.stride) if self.stride != 1 else x)
 
 
 class InvertedResidual(nn.Module):
