@@ -19,7 +19,8 @@ def pixel_grid(x: torch.Tensor, stride: int, offset: int = 0) -> torch.Tensor:
     """
     h, w = x.shape[-2:]
     g = x[:, :, offset::stride, offset::stride]
-    return F.pad(g, (0, -(-w // stride) - g.shape[-1], 0, -(-h // stride) - g.shape[-2]))
+    pad_h, pad_w = -(-h // stride) - g.shape[-2], -(-w // stride) - g.shape[-1]
+    return F.pad(g, (0, pad_w, 0, pad_h)) if pad_h or pad_w else g
 
 
 class Zero(nn.Module):
