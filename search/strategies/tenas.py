@@ -27,8 +27,8 @@ C=1, a stem of C channels, a normal and a reduce cell, BN + ReLU before pooling.
 supernet has the DARTS search layout (stem 3C, reductions at K//3 and 2K//3, no head activation). They make
 a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. The ops are TE-NAS's at every size
 (cell_operations.py): BN with affine parameters (their gradients enter the NTK), DARTS's pools without a BN after
-them. Linear regions are counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is 11-19 of 64 points on NB201, 30-47 on
-DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
+them. Linear regions are counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is
+11-19 of 64 points on NB201, 30-47 on DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
 
 Rounds are journalled (tenas_rounds.jsonl: measures, pruned ops, seconds); `--resume` replays them.
 """
