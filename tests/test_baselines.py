@@ -230,6 +230,32 @@ def test_tenas_prunes_ops_then_inputs_by_the_rank_sum(planted, tmp_path, monkeyp
     assert again["genotype"] == res["genotype"]
 
 
+@pytest.mark.parametrize("field, value", [("supernet", {"channels": 16, "cells": 5}), ("pairs", [["a", "noise"]])])
+def test_tenas_resume_refuses_rounds_of_another_supernet_or_pairs(planted, tmp_path, monkeypatch, capsys,
+                                                                   field, value):
+    """A journal row measured on another supernet (a run started before the supernet changed) or over other
+    pairs is not replayed: one line naming the field and the fix; the untouched journal replays."""
+    @contextmanager
+    def scripted(self, ctx):
+        yield lambda x: TenasMeasure(1.0 + sum("noise" in self.state.active(e) for e in EDGES), 1.0)
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    monkeypatch.setattr(TenasPruning, "spaces", ("planted",))
+    run = tmp_path / "run"
+    full = run_search(cfg(strategy="tenas"), run, progress=False)
+    (run / "result.json").unlink()
+    again = run_search(cfg(strategy="tenas"), run, resume=True, progress=False)
+    assert again["genotype"] == full["genotype"] and tenas_rounds(run)[0]["supernet"] == full["supernet"]
+    (run / "result.json").unlink()
+    rows = tenas_rounds(run)
+    rows[0][field] = value
+    (run / "tenas_rounds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = opscore(["search", "--space", "planted", "--strategy", "tenas", "--dataset", "synthetic", "--batch-size",
+                    "4", "--seed", "1", "--no-channels-last", "--out", str(run), "--resume", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and f"round 0 has another {field}" in err[0] and "delete" in err[0]
+
+
 @pytest.mark.parametrize("prune_number, rounds", [(None, 3), (2, 2), (3, 1), (9, 1)])
 def test_tenas_prunes_prune_number_ops_per_edge_per_round(tmp_path, monkeypatch, prune_number, rounds):
     """NB201 with a scripted kappa = 1 + the active ops that are not their edge's favourite (R fixed): every

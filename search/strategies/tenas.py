@@ -30,7 +30,8 @@ a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. The
 them. Linear regions are counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is
 11-19 of 64 points on NB201, 30-47 on DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
 
-Rounds are journalled (tenas_rounds.jsonl: measures, pruned ops, seconds); `--resume` replays them.
+Rounds are journalled (tenas_rounds.jsonl: supernet, measures, pruned ops, seconds); `--resume` replays them and
+refuses a journal measured on another supernet or other pairs (a run started by older code).
 """
 from __future__ import annotations
 
@@ -156,9 +157,12 @@ class TenasPruning(Strategy):
         r = len(self.rounds)
         if r < len(self.saved):
             row = self.saved[r]
-            if row["phase"] != phase or row["pairs"] != [list(p) for p in pairs]:
-                raise RunFolderError(f"cannot resume {ctx.folder.root}: {ROUNDS} round {r} does not match this "
-                                     f"search (the code changed); delete {ctx.folder.path(ROUNDS)} to redo it")
+            want = {"phase": phase, "pairs": [list(p) for p in pairs], "supernet": self.size}
+            differ = [k for k, v in want.items() if row.get(k) != v]
+            if differ:
+                raise RunFolderError(f"cannot resume {ctx.folder.root}: {ROUNDS} round {r} has another "
+                                     f"{' and '.join(differ)} than this search (started by other code); delete "
+                                     f"{ctx.folder.path(ROUNDS)} to redo it")
             return row
         t0 = time.perf_counter()
         measures = self._measure_all(ctx, measure, self._batch(ctx, r), phase, pairs)
@@ -168,7 +172,7 @@ class TenasPruning(Strategy):
         else:
             order = sorted(range(len(pairs)), key=lambda k: -ranks[k])  # stable: earlier edge first on ties
             pruned = [list(pairs[k]) for k in sorted(order[:len(pairs) - keep])]
-        row = {"round": r, "phase": phase, "pairs": [list(p) for p in pairs],
+        row = {"round": r, "phase": phase, "supernet": self.size, "pairs": [list(p) for p in pairs],
                "ntk_cond": [m.ntk_cond for m in measures], "regions": [m.regions for m in measures],
                "pruned": pruned, "seconds": time.perf_counter() - t0}
         if ctx.folder.writes:
