@@ -25,7 +25,8 @@ OP_SCORING_DATA, OP_SCORING_ALPHA = 51, 52
 # opscore search baselines (random, naswot, evolution, tenas)
 BASELINE_SAMPLE = 61     # architectures drawn (random, naswot) and the evolution's draws
 BASELINE_SCORE = 62      # (BASELINE_SCORE, score_seed) minibatch; (.., score_seed, 1) every network's weights
-TENAS_PRUNE = 63         # (.., round) the minibatch of each pruning round; (.., 0, 1) the supernet's weights
+TENAS_PRUNE = 63         # (.., round) the minibatch of each pruning round; (.., 0, 1) the supernet's weights;
+#                          (.., round, 1) the round's region crops; (.., 0, 2) the thin copy's weights
 # opscore train (train_final)
 TRAIN_INIT, TRAIN_STEPS, TRAIN_LOADER = 0, 1, 2
 

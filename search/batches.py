@@ -45,3 +45,24 @@ class BatchStream:
     def take(self, n: int) -> list[Batch]:
         """`n` consecutive minibatches."""
         return [self.next() for _ in range(n)]
+
+
+def random_patches(dataset: Dataset, count: int, size: int, seed: int) -> torch.Tensor:
+    """`count` one-channel `size` x `size` crops (count, 1, size, size), each of a random channel at a random
+    position of a random image of `dataset` (images drawn without replacement while there are enough): TE-NAS's
+    linear-region inputs (linear_region_counter.py: RandomCrop(3), RandChannel(1) on normalised images)."""
+    gen = torch.Generator().manual_seed(seed)
+    n = len(dataset)  # type: ignore[arg-type]
+    idx = torch.randperm(n, generator=gen)[:count] if n >= count else torch.randint(n, (count,), generator=gen)
+    images = torch.stack([dataset[i][0] for i in idx.tolist()])
+    c, h, w = images.shape[1:]
+    if h < size or w < size:
+        raise ValueError(f"images of {h}x{w} pixels are smaller than the {size}x{size} crops")
+    channel = torch.randint(c, (count,), generator=gen)
+    top = torch.randint(h - size + 1, (count,), generator=gen)
+    left = torch.randint(w - size + 1, (count,), generator=gen)
+    offsets = torch.arange(size)
+    rows = (top[:, None] + offsets)[:, :, None]
+    cols = (left[:, None] + offsets)[:, None, :]
+    picked = images[torch.arange(count)[:, None, None], channel[:, None, None], rows, cols]
+    return picked.unsqueeze(1).contiguous()

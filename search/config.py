@@ -88,6 +88,10 @@ class SearchConfig(ValidatorSettings):
     tenas_lr_length: float = setting(1e-3, "tenas: length of the input segment whose linear regions are counted "
                                            "(1e-3 leaves R mid-range on TE-NAS's small pruning supernets; about 1e-4 "
                                            "for the C=16 supernets)")
+    tenas_regions: str = setting("segment", "tenas: how linear regions R are counted: segment (points on a short input "
+                                            "segment through the pruned supernet) or patches (TE-NAS's count: distinct "
+                                            "activation patterns of 3 x 1,000 random one-channel 3x3 crops through a "
+                                            "thin copy, C=1, no stem)", choices=("segment", "patches"))
     score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
                                  "network's initial weights, shared by runs of any --seed so one score cache serves them",
                                  minimum=0, maximum=SEED_MAX)

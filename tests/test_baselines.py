@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from scipy import stats
 from torch import nn
 
 from scoring.proxies import PROXIES
 from scoring.proxies.base import Proxy
-from scoring.proxies.tenas import Tenas, TenasMeasure
+from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns
 from search.cli import main as opscore
 from search.config import SearchConfig
+from search.batches import random_patches
 from search.run import run_search
 from search.score_cache import ScoreCache
 from search.strategies.tenas import TenasPruning
@@ -336,6 +338,97 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
     assert made == [{"bn_mode": "batch", "lr_length": 0.003}] and res["lr_length"] == 0.003
 
 
+def test_random_patches_are_windows_of_one_channel_of_the_images():
+    """Every crop is a 3x3 window of one channel of an image of the data set; the seed fixes them; images are drawn
+    without replacement while there are enough, with replacement otherwise; too small images are one error."""
+    images = [(torch.arange(3 * 6 * 5, dtype=torch.float32).reshape(3, 6, 5) + 1000 * k, 0) for k in range(20)]
+    crops = random_patches(images, 12, 3, seed=4)
+    assert crops.shape == (12, 1, 3, 3) and torch.equal(crops, random_patches(images, 12, 3, seed=4))
+    windows = {tuple(img[c, i:i + 3, j:j + 3].flatten().tolist()): k for k, (img, _) in enumerate(images)
+               for c in range(3) for i in range(4) for j in range(3)}
+    owners = [windows[tuple(p.flatten().tolist())] for p in crops]
+    assert len(set(owners)) == 12  # 12 of 20 images: no image twice
+    assert random_patches(images, 50, 3, seed=4).shape == (50, 1, 3, 3)  # more crops than images
+    assert not torch.equal(crops, random_patches(images, 12, 3, seed=5))
+    with pytest.raises(ValueError, match="smaller than the 7x7 crops"):
+        random_patches(images, 2, 7, seed=0)
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_tenas_patches_count_regions_on_te_nas_thin_copy(tmp_path, monkeypatch, space):
+    """--tenas-regions patches: R of every measure is TE-NAS's pattern count of 3 x 1,000 one-channel 3x3 crops
+    through a thin copy (C=1, no stem; NB201 one cell, DARTS a normal and a reduce cell) that shares the arch
+    state, so a removal changes it; the crops are the round's; kappa still comes from the pruned supernet."""
+    real = TenasPruning.measurer
+    seen = []
+
+    @contextmanager
+    def spy(self, ctx):
+        with real(self, ctx) as measure:
+            def checked(x):
+                m = measure(x)
+                assert len(self.patches) == 3 and all(p.shape == (1000, 1, 3, 3) for p in self.patches)
+                assert m.regions == activation_patterns(self.thin, self.patches) and 1 < m.regions <= 3000
+                seen.append(m.regions)
+                return m
+
+            def cheap(x):  # DARTS: 300 measures; the thin copy's count is checked once
+                if not seen:
+                    checked(x)
+                return TenasMeasure(1.0, 5.0)
+            yield checked if space == "nb201" else cheap
+
+    monkeypatch.setattr(TenasPruning, "measurer", spy)
+    c = SearchConfig(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
+                     tenas_regions="patches").validate()
+    res = run_search(c, tmp_path / "run", progress=False)
+    thin = {"nb201": {"channels": 1, "cells": 1, "depth": 1, "stem": False},
+            "darts": {"channels": 1, "cells": 2, "stem_multiplier": 1, "reduce_cells": [1], "final_act": True,
+                      "stem": False}}[space]
+    assert res["regions"] == "patches" and res["supernet"]["thin"] == thin
+    assert tenas_rounds(tmp_path / "run")[0]["supernet"] == res["supernet"]
+    if space == "nb201":
+        assert len(seen) == 24 + 18 + 12 and len(set(seen[:24])) > 1  # removals change R
+
+
+def test_tenas_repeat_reinitialises_the_thin_copy_too(tmp_path, monkeypatch):
+    """With --tenas-repeat 2 and patches, each round measures the thin copy under two initialisations, the first
+    its own as built (a re-seeded rebuild), so R is averaged over initialisations as kappa is."""
+    inits = []
+
+    @contextmanager
+    def scripted(self, ctx):
+        built = [p.detach().clone() for p in self.thin.parameters()]
+
+        def measure(x):
+            now = [p.detach().clone() for p in self.thin.parameters()]
+            inits.append(0 if all(torch.equal(a, b) for a, b in zip(built, now)) else 1)
+            return TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
+        yield measure
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels_last=False,
+                     tenas_regions="patches", tenas_repeat=2).validate()
+    run_search(c, tmp_path / "run", progress=False)
+    per_init = 1 + 24  # round 0: the unpruned supernet and 24 removals per initialisation
+    assert inits[:2 * per_init] == [0] * per_init + [1] * per_init
+
+
+def test_tenas_thin_copies_have_te_nas_layout():
+    """The thin copies: no stem, C=1 input; NB201 keeps its first cell (then BN + ReLU head), DARTS a normal and a
+    reduce cell of 1 channel; both take TE-NAS's one-channel 3x3 crops."""
+    from search.strategies.tenas import TE_NAS_OPS, TE_NAS_THIN, TE_NAS_THIN_DARTS
+    for name, layout in [("nb201", TE_NAS_THIN["nb201"]), ("darts", TE_NAS_THIN_DARTS)]:
+        space = SPACES.get(name)()
+        net = space.build_supernet(space.new_state(), NetConfig(stem=False, input_size=3, **layout, **TE_NAS_OPS))
+        assert isinstance(net.stem, nn.Identity)
+        assert net(torch.randn(5, 1, 3, 3)).shape == (5, 10)
+        if name == "nb201":
+            assert len(net.cells) == 1 and net.classifier.in_features == 1
+        else:
+            assert [c.reduction for c in net.cells] == [False, True] and net.classifier.in_features == 4 * 2
+
+
 def test_tenas_repeat_ranks_kappa_and_regions_relative_to_each_initialisation(tmp_path, monkeypatch):
     """Scripted kappa = c * (1 + the active non-favourite ops), c a function of the supernet's current weights, so
     every initialisation scales kappa differently: with --tenas-repeat 3 the ratio to the unpruned supernet cancels
@@ -499,6 +592,14 @@ def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ bad input: one line, exit 2
+def test_an_unknown_tenas_region_count_is_one_error_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        opscore(["search", "--strategy", "tenas", "--tenas-regions", "cubes", "--dataset", "synthetic"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert "--tenas-regions" in err.strip().splitlines()[-1] and "'segment', 'patches'" in err
+
+
 @pytest.mark.parametrize("flag, value", [("--tenas-repeat", "x"), ("--prune-number", "2.5"),
                                          ("--tenas-lr-length", "short")])
 def test_a_tenas_setting_of_the_wrong_type_is_argparse_usage_and_one_error(capsys, flag, value):

@@ -13,7 +13,7 @@ from torch import nn
 from scoring.proxies import PROXIES, get_proxy
 from scoring.proxies.grasp import hessian_vector_product
 from scoring.proxies.jacob_cov import EPS_K
-from scoring.proxies.tenas import Tenas, TenasMeasure, ntk_condition_number, rank_combine
+from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, ntk_condition_number, rank_combine
 from scoring.proxies.zen import gaussian_pair
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
@@ -277,6 +277,37 @@ def test_tenas_linear_regions_hand_counted():
         assert measure(x).regions == 4
     with Tenas(lr_points=1001, lr_length=0.3).measure_session(net) as measure:
         assert measure(x).regions == 2  # only the switch at 0.25 lies in [0, 0.3]
+
+
+def test_tenas_activation_patterns_hand_counted():
+    """TE-NAS's count: a 1x1 conv to (x, -x), ReLU: x > 0 gives (1, 0), x < 0 (0, 1), x = 0 (0, 0). Batches
+    [1, 2, -1] and [0, 3, -5] hold 3 distinct patterns (repeats across batches count once); a ReLU after the
+    flattening (not on a feature map) is not counted, as TE-NAS hooks 4-D ReLU inputs only."""
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1))
+    net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(2, 2), nn.ReLU())
+    batches = [torch.tensor(v).reshape(-1, 1, 1, 1) for v in ([1.0, 2.0, -1.0], [0.0, 3.0, -5.0])]
+    assert activation_patterns(net, batches) == 3
+    assert activation_patterns(net, batches[:1]) == 2
+    assert activation_patterns(nn.Sequential(nn.Flatten(), nn.Linear(1, 1)), batches) == 1  # no ReLU: one region
+
+
+def test_tenas_activation_patterns_equal_a_brute_force_count():
+    """On a random conv net with BN in train mode (each batch on its own statistics), the count equals the number
+    of distinct tuples of ReLU-input signs, recomputed by hand layer by layer per batch."""
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.Conv2d(2, 1, 3), nn.ReLU(),
+                        nn.Flatten()).train()
+    batches = [torch.randn(50, 1, 3, 3), torch.randn(40, 1, 3, 3)]
+    seen = set()
+    with torch.no_grad():
+        for x in batches:
+            h1 = net[1](net[0](x))
+            h2 = net[3](torch.relu(h1))
+            for a, b in zip(h1.reshape(len(x), -1) > 0, h2.reshape(len(x), -1) > 0):
+                seen.add(tuple(a.tolist()) + tuple(b.tolist()))
+    assert activation_patterns(net, batches) == len(seen) > 10
 
 
 def test_tenas_rank_combination_by_hand():

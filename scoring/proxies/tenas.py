@@ -20,6 +20,9 @@
   already saturates 64 points for most conv cells) [D]; R then measures how densely the
   network's region boundaries cut the input space near the data. The segment is evaluated with the BN
   statistics of the data batch (see `_FrozenBatchStats`). Identical images give R = 1.
+  TE-NAS itself avoids the saturation differently: `activation_patterns` counts the patterns of 3,000 random
+  one-channel 3x3 crops through a thin copy of the supernet (C=1, no stem), which the `tenas` strategy offers
+  as `--tenas-regions patches`.
 
 Combination. The paper ranks candidates by kappa (ascending) and by R (descending) and keeps the best
 sum of ranks; `rank_combine` does exactly that over a set (used by `opscore proxies`). A rank needs a
@@ -184,6 +187,33 @@ def segment(inputs: torch.Tensor, points: int, length: float) -> torch.Tensor:
     return inputs[:1] + t * (inputs[1:2] - inputs[:1])
 
 
+def activation_patterns(model: nn.Module, batches: Sequence[torch.Tensor]) -> int:
+    """TE-NAS's linear-region count (VITA-Group/TENAS linear_region_counter.py): the number of distinct sign
+    patterns of every ReLU unit on a feature map over all inputs of `batches`, one forward per batch in the model's
+    current mode (train: each BN normalises with its batch's statistics, as TE-NAS counts on 1,000-input batches)."""
+    codes: list[torch.Tensor] = []
+
+    def hook(module: nn.Module, args: tuple) -> None:
+        if args[0].dim() == 4:
+            codes.append((args[0].detach() > 0).reshape(args[0].shape[0], -1))
+
+    rows = []
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    try:
+        with torch.no_grad():
+            for x in batches:
+                codes.clear()
+                model(x)
+                if codes:
+                    rows.append(torch.cat(codes, 1))
+    finally:
+        for h in handles:
+            h.remove()
+    if not rows:
+        return 1  # no ReLU on a feature map: one linear region
+    return int(torch.unique(torch.cat(rows).to(torch.uint8), dim=0).shape[0])
+
+
 def rank_combine(measures: Sequence[TenasMeasure]) -> list[float]:
     """TE-NAS's combination over a set: rank(kappa ascending) + rank(R descending), negated so that
     higher is better (ties get average ranks; NaN kappa ranks worst)."""
@@ -208,7 +238,8 @@ class Tenas(Proxy):
         self.lr_points, self.lr_length = lr_points, lr_length
 
     @contextmanager
-    def _measurer(self, model: nn.Module) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
+    def _measurer(self, model: nn.Module, count_regions: Callable[[torch.Tensor], int] | None = None
+                  ) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
         counter, frozen = _PatternCounter(), _FrozenBatchStats()
         weights = scored_weights(model)
         only_these_require_grad(model, weights)
@@ -218,6 +249,8 @@ class Tenas(Proxy):
         handles += [m.register_forward_hook(frozen.post) for m in bns]
 
         def measure(inputs: torch.Tensor) -> TenasMeasure:
+            if count_regions is not None:
+                return TenasMeasure(ntk_condition_number(model, inputs, weights), count_regions(inputs))
             frozen.stats, frozen.call, frozen.mode = [], 0, "record"
             try:
                 kappa = ntk_condition_number(model, inputs, weights)
@@ -242,9 +275,11 @@ class Tenas(Proxy):
                 h.remove()
 
     @contextmanager
-    def measure_session(self, model: nn.Module) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
-        """Like `session`, but the callable returns both components (kappa, R)."""
-        with preserved(model, self.bn_mode), self._measurer(model) as measure:
+    def measure_session(self, model: nn.Module, regions: Callable[[torch.Tensor], int] | None = None
+                        ) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
+        """Like `session`, but the callable returns both components (kappa, R); `regions` replaces the segment
+        count (e.g. TE-NAS's `activation_patterns` on a thin copy)."""
+        with preserved(model, self.bn_mode), self._measurer(model, regions) as measure:
             yield measure
 
     @contextmanager

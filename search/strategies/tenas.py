@@ -19,7 +19,8 @@ live input edge removed, ranked within the node, and the node keeps the 2 edges 
 supernet's own), each measuring the unpruned supernet (kappa_N, R_N) and every removal; a removal is ranked by
 the means over the K of kappa / kappa_N and R / R_N (the same order as TE-NAS's mean relative changes). With K=1
 the raw kappa and R are ranked (the same order). Differences from the TE-NAS code: one minibatch per round;
-average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it.
+average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it, unless
+`--tenas-regions patches` (below).
 
 The pruned supernet is TE-NAS's (prune_tenas.py `model_config`) unless --channels / --cells say otherwise:
 NB201 C=3 with 1 cell per stage; DARTS (launcher's `nasnet-super`, search_model_darts_nasnet.py at N=1, depth 2)
@@ -29,6 +30,13 @@ a measure about 30x (NB201) and 15x (DARTS) cheaper than the C=16 supernets. The
 (cell_operations.py): BN with affine parameters (their gradients enter the NTK), DARTS's pools without a BN after
 them. Linear regions are counted on a segment of length `--tenas-lr-length` (1e-3: on these supernets R is
 11-19 of 64 points on NB201, 30-47 on DARTS; 1e-4 gives 1-4 on NB201, 1e-2 saturates).
+
+`--tenas-regions patches` counts R as the TE-NAS code does (prune_tenas.py `model_config_thin`,
+linear_region_counter.py): on a thin copy of the supernet (C=1, no stem; NB201: its first cell only, DARTS: the
+normal and reduce cell) sharing the arch state, the distinct ReLU sign patterns of 3 batches of 1,000 random
+one-channel 3x3 crops of the data, BN on each batch's statistics. The crops are drawn once per round (TE-NAS
+draws new ones for every measure), so every removal is counted on the same inputs; a removed op is not computed
+(TE-NAS still computes it with weight 0, so its ReLU adds the signs of its input node).
 
 Rounds are journalled (tenas_rounds.jsonl: supernet, measures, pruned ops, seconds); `--resume` replays them and
 refuses a journal measured on another supernet or other pairs (a run started by older code).
@@ -48,10 +56,10 @@ from runtime import seeds
 from runtime.io import append_line, json_safe
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
-from scoring.proxies.tenas import Tenas, TenasMeasure, rank_combine
+from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine
 from supernet.spaces.base import NetConfig
 
-from ..batches import BatchStream
+from ..batches import BatchStream, random_patches
 from ..config import ConfigError, SearchConfig
 from .base import STRATEGIES, SearchContext, Strategy, one_process
 
@@ -66,6 +74,11 @@ TE_NAS_DARTS = (1, 2, 3)
 TE_NAS_DARTS_LAYOUT = {"stem_multiplier": 1, "reduce_cells": (1,), "final_act": True}
 # TE-NAS's ops (cell_operations.py; the launcher's model configs set affine): affine BN, no BN after DARTS's pools
 TE_NAS_OPS = {"affine_ops": True, "pool_bn": False}
+# TE-NAS's thin copy counting linear regions (prune_tenas.py model_config_thin: C=1, N=1, use_stem False; NB201
+# depth 1, DARTS depth 2) and its inputs (Linear_Region_Collector(input_size=(1000, 1, 3, 3), sample_batch=3))
+TE_NAS_THIN = {"nb201": {"channels": 1, "cells": 1, "depth": 1}}
+TE_NAS_THIN_DARTS = {"channels": 1, "cells": 2, **TE_NAS_DARTS_LAYOUT}
+TE_NAS_PATCHES = (3, 1000, 3)  # batches, crops per batch, crop side
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -96,6 +109,14 @@ class TenasPruning(Strategy):
         self.size = {"channels": cfg.channels, "cells": cfg.cells, **json_safe(layout)}
         if s.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.thin: torch.nn.Module | None = None
+        self.patches: list[torch.Tensor] = []
+        if s.tenas_regions == "patches":
+            self.thin_cfg = NetConfig(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
+                                      stem=False, **TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), **TE_NAS_OPS)
+            torch.manual_seed(self._init_seed(s, 0, thin=True))
+            self.thin = ctx.space.build_supernet(self.state, self.thin_cfg).to(ctx.device).train()
+            self.size["thin"] = json_safe({**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False})
         self.saved = ctx.folder.read_jsonl(ROUNDS, keys=("phase", "pairs", "pruned", "seconds")) \
             if ctx.folder.resumed else []
         if not ctx.folder.resumed and ctx.folder.writes:
@@ -106,20 +127,28 @@ class TenasPruning(Strategy):
 
     @contextmanager
     def measurer(self, ctx: SearchContext) -> Iterator[Measure]:
-        """(kappa, R) of the supernet as the arch state stands, on a batch of inputs."""
-        with Tenas(bn_mode="batch", lr_length=ctx.settings.tenas_lr_length).measure_session(self.supernet) as measure:
+        """(kappa, R) of the supernet as the arch state stands, on a batch of inputs (R with --tenas-regions
+        patches: TE-NAS's count on the thin copy over the round's crops)."""
+        thin = self.thin
+        regions = None if thin is None else (lambda x: activation_patterns(thin, self.patches))
+        tenas = Tenas(bn_mode="batch", lr_length=ctx.settings.tenas_lr_length)
+        with tenas.measure_session(self.supernet, regions) as measure:
             yield measure
 
     @staticmethod
-    def _init_seed(s: SearchConfig, k: int) -> int:
-        """Seed of initialisation k of the supernet's weights (k=0: the supernet as built)."""
-        return derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1) if k == 0 else derive_seed(s.seed, seeds.TENAS_PRUNE, 0, 1, k)
+    def _init_seed(s: SearchConfig, k: int, thin: bool = False) -> int:
+        """Seed of initialisation k of the supernet's (or the thin copy's) weights (k=0: as built)."""
+        which = 2 if thin else 1
+        return derive_seed(s.seed, seeds.TENAS_PRUNE, 0, which, *((k,) if k else ()))
 
     def _reinit(self, ctx: SearchContext, k: int) -> None:
-        """Give the supernet initialisation k in place (its hooks and memory layout stay)."""
+        """Give the supernet (and the thin copy) initialisation k in place (hooks and memory layout stay)."""
         torch.manual_seed(self._init_seed(ctx.settings, k))
         fresh = ctx.space.build_supernet(ctx.space.new_state(), self.cfg)
         self.supernet.load_state_dict(fresh.state_dict())
+        if self.thin is not None:
+            torch.manual_seed(self._init_seed(ctx.settings, k, thin=True))
+            self.thin.load_state_dict(ctx.space.build_supernet(ctx.space.new_state(), self.thin_cfg).state_dict())
 
     def _measure_all(self, ctx: SearchContext, measure: Measure, x: torch.Tensor, phase: str,
                      pairs: list[tuple[str, str]]) -> list[TenasMeasure]:
@@ -146,7 +175,14 @@ class TenasPruning(Strategy):
         return [TenasMeasure(float(a), float(b)) for a, b in zip(kappa, regions)]
 
     def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
+        """Round r's minibatch; with a thin copy, also its crops (TE-NAS draws them per measure; one set per round
+        compares every removal on the same inputs)."""
         s = ctx.settings
+        if self.thin is not None:
+            batches, per_batch, side = TE_NAS_PATCHES
+            seed = derive_seed(s.seed, seeds.TENAS_PRUNE, r + 1, 1)
+            crops = random_patches(ctx.dataset, batches * per_batch, side, seed)
+            self.patches = [c.to(ctx.device) for c in crops.split(per_batch)]
         return BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.TENAS_PRUNE, r + 1), ctx.device,
                            s.channels_last).next()[0]
 
@@ -223,7 +259,8 @@ class TenasPruning(Strategy):
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size, "prune_number": self.prune_number,
-                "supernet": self.size, "lr_length": ctx.settings.tenas_lr_length,
+                "supernet": self.size, "regions": ctx.settings.tenas_regions,
+                "lr_length": ctx.settings.tenas_lr_length,
                 "repeat": ctx.settings.tenas_repeat,
                 "measurements": sum(len(r["pairs"]) for r in self.rounds),
                 "round_seconds": [r["seconds"] for r in self.rounds]}

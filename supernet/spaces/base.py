@@ -41,6 +41,10 @@ class NetConfig:
     # BN after DARTS's pooling ops (DARTS's search supernet; TE-NAS's has none)
     affine_ops: bool = False
     pool_bn: bool = True
+    # TE-NAS's thin supernet, which counts linear regions on one-channel 3x3 crops: no stem (the input, of C x stem
+    # multiplier channels, enters the first cell) and, on NB201, only the first `depth` cells/blocks of the layout
+    stem: bool = True
+    depth: int | None = None
 
 
 @dataclass(frozen=True)

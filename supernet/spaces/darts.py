@@ -56,7 +56,7 @@ class DartsSpace(SearchSpace):
     def build_supernet(self, state: ArchState, cfg: NetConfig) -> nn.Module:
         return DartsSupernet(state, cfg.channels or 16, cfg.cells or 8, cfg.num_classes, cfg.mixing,
                              stem_multiplier=cfg.stem_multiplier or 3, reduce_cells=cfg.reduce_cells,
-                             final_act=cfg.final_act, affine=cfg.affine_ops, pool_bn=cfg.pool_bn)
+                             final_act=cfg.final_act, affine=cfg.affine_ops, pool_bn=cfg.pool_bn, stem=cfg.stem)
 
     def genotype_from_state(self, state: ArchState) -> DartsGenotype:
         """The decided op of the 2 surviving input edges of every node, inputs in ascending order (a removed

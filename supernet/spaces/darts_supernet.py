@@ -5,7 +5,7 @@ shared by every cell of that type. Stem conv3x3 to 3C + BN, `layers` cells with 
 layers//3 and 2*layers//3, global pooling, linear; ops use BN(affine=False), pools are followed by BN.
 The stem width, the reduction cells, a BN + ReLU before pooling, affine BN and bare pools can be set: TE-NAS
 prunes a supernet of stem C, a normal and a reduce cell, that head (VITA-Group/TENAS, search_model_darts_nasnet.py,
-depth 2) and those ops (cell_operations.py).
+depth 2) and those ops (cell_operations.py), and counts linear regions on a copy without stem (use_stem False).
 """
 from __future__ import annotations
 
@@ -67,14 +67,15 @@ class DartsSupernet(nn.Module):
 
     def __init__(self, state: ArchState, channels: int, layers: int, num_classes: int, mixing: str,
                  stem_multiplier: int = 3, reduce_cells: Collection[int] | None = None,
-                 final_act: bool = False, affine: bool = False, pool_bn: bool = True) -> None:
+                 final_act: bool = False, affine: bool = False, pool_bn: bool = True, stem: bool = True) -> None:
         super().__init__()
         reduce_at = reduction_layers(layers) if reduce_cells is None else set(reduce_cells)
         if stem_multiplier < 1 or not reduce_at <= set(range(layers)):
             raise ValueError(f"a DARTS supernet of {layers} cells needs a stem multiplier of at least 1 and reduction "
                              f"cells among 0..{layers - 1}, got {stem_multiplier} and {sorted(reduce_at)}")
         c_stem = stem_multiplier * channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)) \
+            if stem else nn.Identity()  # without: a c_stem-channel input enters the first cell (TE-NAS's thin net)
         alphas = state.alphas
         c_pp, c_p, c = c_stem, c_stem, channels
         reduction_prev = False

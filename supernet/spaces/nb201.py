@@ -89,11 +89,17 @@ class _FixedEdge(nn.Module):
 
 
 class NB201Network(nn.Module):
-    """Stem conv3x3+BN, 3 stages of `cells` cells (C, 2C, 4C) joined by residual blocks, BN-ReLU, GAP, linear."""
+    """Stem conv3x3+BN, 3 stages of `cells` cells (C, 2C, 4C) joined by residual blocks, BN-ReLU, GAP, linear.
+    Without `stem` a C-channel input enters the first cell; `depth` keeps the first cells/blocks only (TE-NAS's
+    thin supernet: no stem, depth 1)."""
 
-    def __init__(self, make_cell: Callable[[int], nn.Module], channels: int, cells: int, num_classes: int) -> None:
+    def __init__(self, make_cell: Callable[[int], nn.Module], channels: int, cells: int, num_classes: int,
+                 stem: bool = True, depth: int | None = None) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        if depth is not None and depth < 1:
+            raise ValueError(f"an NB201 network keeps at least 1 cell, got depth {depth}")
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)) \
+            if stem else nn.Identity()
         layers: list[nn.Module] = []
         c = channels
         for stage in range(3):
@@ -101,6 +107,9 @@ class NB201Network(nn.Module):
                 layers.append(ResNetBasicBlock(c, 2 * c, 2))
                 c *= 2
             layers.extend(make_cell(c) for _ in range(cells))
+        if depth is not None and depth < len(layers):
+            layers = layers[:depth]
+            c = channels * 2 ** sum(isinstance(m, ResNetBasicBlock) for m in layers)
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -130,7 +139,7 @@ class NB201Space(SearchSpace):
                 e, {o: nb201_op(o, c, affine=cfg.affine_ops, relu_cache=cache) for o in state.candidates(e)}, state,
                 cfg.mixing, alphas))
 
-        return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes)
+        return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes, cfg.stem, cfg.depth)
 
     def genotype_from_state(self, state: ArchState) -> NB201Genotype:
         missing = state.undecided()
