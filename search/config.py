@@ -92,6 +92,9 @@ class SearchConfig(ValidatorSettings):
                                             "segment through the pruned supernet) or patches (TE-NAS's count: distinct "
                                             "activation patterns of 3 x 1,000 random one-channel 3x3 crops through a "
                                             "thin copy, C=1, no stem)", choices=("segment", "patches"))
+    tenas_ranks: str = setting("average", "tenas: how removals are ranked: average (ranks of kappa and R, ties "
+                                          "averaged) or te-nas (the TE-NAS code: relative changes rounded to 3 "
+                                          "decimals, dense ranks)", choices=("average", "te-nas"))
     score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
                                  "network's initial weights, shared by runs of any --seed so one score cache serves them",
                                  minimum=0, maximum=SEED_MAX)

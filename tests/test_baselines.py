@@ -465,6 +465,35 @@ def test_tenas_repeat_ranks_kappa_and_regions_relative_to_each_initialisation(tm
     assert {e: decided.decided(e) for e in edges} == favourite
 
 
+def test_tenas_te_nas_ranks_measure_the_unpruned_supernet_and_rank_rounded_changes(tmp_path, monkeypatch):
+    """--tenas-ranks te-nas at K=1: each op round also measures the unpruned supernet; kappa = 10 + the active
+    non-favourite ops (round 0: 28), R constant. Removing a non-favourite changes kappa by 1/28 = 0.036 (dense rank
+    1), a favourite by 0 (rank 2); every R change is 0 (rank 1): rank scores -2 and -3, and the favourites stay."""
+    space = SPACES.get("nb201")()
+    edges = space.new_state().edge_ids()
+    ops = [o for o in space.candidates()[edges[0]] if o != "none"]
+    favourite = {e: ops[k % len(ops)] for k, e in enumerate(edges)}
+    calls = []
+
+    @contextmanager
+    def scripted(self, ctx):
+        def measure(x):
+            calls.append(1)
+            return TenasMeasure(10.0 + sum(o != favourite[e] for e in edges for o in self.state.active(e)), 5.0)
+        yield measure
+
+    monkeypatch.setattr(TenasPruning, "measurer", scripted)
+    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+                     channels_last=False, tenas_ranks="te-nas").validate()
+    res = run_search(c, tmp_path / "run", progress=False)
+    first = tenas_rounds(tmp_path / "run")[0]
+    assert first["ranks"] == [-3.0 if o == favourite[e] else -2.0 for e, o in first["pairs"]]
+    assert first["ntk_cond"][0] == pytest.approx((27 if ops[0] != favourite[edges[0]] else 28) / 28)
+    assert len(calls) == (1 + 24) + (1 + 18) + (1 + 12) and res["ranks"] == "te-nas"
+    decided = space.state_from_genotype(space.parse_genotype(res["genotype"]))
+    assert {e: decided.decided(e) for e in edges} == favourite
+
+
 # ------------------------------------------------------------------ sampling is uniform
 def test_sampling_is_uniform_chi_square():
     space, rng = PlantedSpace(), np.random.default_rng(0)
@@ -592,12 +621,14 @@ def test_report_of_an_unfinished_run_is_one_line(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ bad input: one line, exit 2
-def test_an_unknown_tenas_region_count_is_one_error_naming_the_choices(capsys):
+@pytest.mark.parametrize("flag, choices", [("--tenas-regions", "'segment', 'patches'"),
+                                           ("--tenas-ranks", "'average', 'te-nas'")])
+def test_an_unknown_tenas_choice_is_one_error_naming_the_choices(capsys, flag, choices):
     with pytest.raises(SystemExit) as exit_:
-        opscore(["search", "--strategy", "tenas", "--tenas-regions", "cubes", "--dataset", "synthetic"])
+        opscore(["search", "--strategy", "tenas", flag, "cubes", "--dataset", "synthetic"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "Traceback" not in err
-    assert "--tenas-regions" in err.strip().splitlines()[-1] and "'segment', 'patches'" in err
+    assert flag in err.strip().splitlines()[-1] and choices in err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("flag, value", [("--tenas-repeat", "x"), ("--prune-number", "2.5"),

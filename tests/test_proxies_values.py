@@ -13,7 +13,8 @@ from torch import nn
 from scoring.proxies import PROXIES, get_proxy
 from scoring.proxies.grasp import hessian_vector_product
 from scoring.proxies.jacob_cov import EPS_K
-from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, ntk_condition_number, rank_combine
+from scoring.proxies.tenas import (Tenas, TenasMeasure, activation_patterns, ntk_condition_number, rank_combine,
+                                   te_nas_rank_combine)
 from scoring.proxies.zen import gaussian_pair
 from supernet.spaces import get_space
 from supernet.spaces.base import NetConfig
@@ -315,6 +316,17 @@ def test_tenas_rank_combination_by_hand():
     # kappa ranks (ascending) 1, 3, 2; R ranks (descending, ties averaged) 2.5, 2.5, 1
     assert rank_combine(ms) == [-3.5, -5.5, -3.0]
     assert TenasMeasure(4.0, 8).score == pytest.approx(math.log(8) - math.log(4))
+
+
+def test_te_nas_rank_combination_by_hand():
+    """The TE-NAS code's ranking: changes 1 - ratio rounded to 3 decimals, dense ranks (kappa change descending,
+    R change ascending). kappa ratios 0.1..0.4: changes 0.9..0.6, ranks 1..4; R ratios 1, 1, 1, 1.1: changes
+    0, 0, 0, -0.1, dense ranks 2, 2, 2, 1 (average ranks would give 3, 3, 3, 1). Sums 3, 4, 5, 5."""
+    assert te_nas_rank_combine([[0.1, 0.2, 0.3, 0.4]], [[1.0, 1.0, 1.0, 1.1]]) == [-3.0, -4.0, -5.0, -5.0]
+    # rounding ties: kappa changes 0.1 and 0.0996 -> 0.1 share rank 2; R changes 0, -0.001, 0.002 -> 2, 1, 3
+    assert te_nas_rank_combine([[0.5, 0.9, 0.9004]], [[1.0, 1.001, 0.998]]) == [-3.0, -3.0, -5.0]
+    # two initialisations: mean changes (0.5 + 0.3) / 2 = 0.4 and 0.2; a NaN change ranks last
+    assert te_nas_rank_combine([[0.5, 0.8, math.nan], [0.7, 0.8, 0.5]], [[1.0, 1.0, 1.0]] * 2) == [-2.0, -3.0, -4.0]
 
 
 def test_params_and_flops_by_hand():

@@ -225,6 +225,24 @@ def rank_combine(measures: Sequence[TenasMeasure]) -> list[float]:
     return [-float(v) for v in rankdata(kappa) + rankdata(-regions)]
 
 
+def te_nas_rank_combine(kappa_ratios: Sequence[Sequence[float]], region_ratios: Sequence[Sequence[float]],
+                        precision: int = 3) -> list[float]:
+    """The TE-NAS code's combination (prune_tenas.py `prune_func_rank`, launcher precision 3), negated so that higher
+    is better: per initialisation k (rows), the relative changes (kappa_N - kappa) / kappa_N and (R_N - R) / R_N,
+    i.e. 1 - ratio, rounded to `precision` decimals and averaged over k; dense ranks (equal means share a rank,
+    the next mean takes the next rank) of the kappa change descending and the R change ascending, summed.
+    A NaN change (an infinite kappa) ranks last in both."""
+    from scipy.stats import rankdata
+
+    def change(ratios: Sequence[Sequence[float]]) -> np.ndarray:
+        return np.mean([[round(1.0 - float(r), precision) for r in row] for row in ratios], axis=0)
+
+    dk, dr = change(kappa_ratios), change(region_ratios)
+    by_kappa = rankdata(np.where(np.isnan(dk), np.inf, -dk), method="dense")
+    by_regions = rankdata(np.where(np.isnan(dr), np.inf, dr), method="dense")
+    return [-float(v) for v in by_kappa + by_regions]
+
+
 @PROXIES.register("tenas")
 class Tenas(Proxy):
     """TE-NAS: ln R - ln kappa on one network; components via `measure_session`; no labels."""

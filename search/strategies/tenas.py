@@ -15,12 +15,16 @@ minibatches there are 72 and 14 images (`--batch-size`).
 DARTS spaces (topology), as TE-NAS's `prune_func_rank_group` (num_per_group=2): node by node (normal cell,
 then reduce), one round per node with more than 2 inputs: the single-path supernet is scored with each
 live input edge removed, ranked within the node, and the node keeps the 2 edges whose removal ranks worst.
-`--tenas-repeat` K > 1 does as the TE-NAS code's `repeat`: K initialisations per round (the first is the
-supernet's own), each measuring the unpruned supernet (kappa_N, R_N) and every removal; a removal is ranked by
-the means over the K of kappa / kappa_N and R / R_N (the same order as TE-NAS's mean relative changes). With K=1
-the raw kappa and R are ranked (the same order). Differences from the TE-NAS code: one minibatch per round;
-average ranks for ties (TE-NAS: dense ranks); R counted as scoring.proxies.tenas counts it, unless
-`--tenas-regions patches` (below).
+`--tenas-repeat` K > 1 does what the TE-NAS code's `repeat` (3) means to do: K initialisations per round (the
+first is the supernet's own), each measuring the unpruned supernet (kappa_N, R_N) and every removal; a removal is
+ranked by the means over the K of kappa / kappa_N and R / R_N (the same order as TE-NAS's mean relative changes).
+With K=1 the raw kappa and R are ranked (the same order). The TE-NAS code's re-initialisation does nothing: its
+launcher's `--init kaiming_normal` becomes 'kaiming_normal_fanout', which `init_model` (expecting
+'kaiming_norm_fanout') does not know, so every network keeps PyTorch's default initialisation, as ours do, and its
+repeats differ only in their minibatches. Ties: average ranks by default; `--tenas-ranks te-nas` ranks as the
+TE-NAS code does (relative changes rounded to 3 decimals, dense ranks; `te_nas_rank_combine`), measuring
+kappa_N and R_N at K=1 too. Other differences from the TE-NAS code: one minibatch per round (TE-NAS draws one per
+measure); R counted as scoring.proxies.tenas counts it, unless `--tenas-regions patches` (below).
 
 The pruned supernet is TE-NAS's (prune_tenas.py `model_config`) unless --channels / --cells say otherwise:
 NB201 C=3 with 1 cell per stage; DARTS (launcher's `nasnet-super`, search_model_darts_nasnet.py at N=1, depth 2)
@@ -56,7 +60,7 @@ from runtime import seeds
 from runtime.io import append_line, json_safe
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
-from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine
+from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine, te_nas_rank_combine
 from supernet.spaces.base import NetConfig
 
 from ..batches import BatchStream, random_patches
@@ -151,10 +155,12 @@ class TenasPruning(Strategy):
             self.thin.load_state_dict(ctx.space.build_supernet(ctx.space.new_state(), self.thin_cfg).state_dict())
 
     def _measure_all(self, ctx: SearchContext, measure: Measure, x: torch.Tensor, phase: str,
-                     pairs: list[tuple[str, str]]) -> list[TenasMeasure]:
-        """(kappa, R) of every removal; with --tenas-repeat K > 1, the means over K initialisations of kappa and R
-        relative to the unpruned supernet's."""
-        state, repeat = self.state, ctx.settings.tenas_repeat
+                     pairs: list[tuple[str, str]]) -> tuple[list[TenasMeasure], list[float]]:
+        """(kappa, R) of every removal and its rank score (higher: ranks better). With one initialisation and
+        average ranks, the raw kappa and R; otherwise kappa / kappa_N and R / R_N relative to the unpruned
+        supernet's, averaged over the K initialisations of --tenas-repeat (--tenas-ranks te-nas: ranked as the
+        TE-NAS code ranks them, `te_nas_rank_combine`)."""
+        state, s = self.state, ctx.settings
 
         def removals() -> list[TenasMeasure]:
             out = []
@@ -163,16 +169,19 @@ class TenasPruning(Strategy):
                     out.append(measure(x))
             return out
 
-        if repeat == 1:
-            return removals()
-        kappa, regions = np.zeros(len(pairs)), np.zeros(len(pairs))
-        for k in range(repeat):
-            self._reinit(ctx, k)
+        if s.tenas_repeat == 1 and s.tenas_ranks == "average":
+            raw = removals()
+            return raw, rank_combine(raw)
+        kappa, regions = [], []  # per initialisation: each removal's ratio to the unpruned supernet's
+        for k in range(s.tenas_repeat):
+            if s.tenas_repeat > 1:
+                self._reinit(ctx, k)
             base = measure(x)
             ms = removals()
-            kappa += np.array([m.ntk_cond for m in ms]) / base.ntk_cond / repeat
-            regions += np.array([m.regions for m in ms]) / base.regions / repeat
-        return [TenasMeasure(float(a), float(b)) for a, b in zip(kappa, regions)]
+            kappa.append([m.ntk_cond / base.ntk_cond for m in ms])
+            regions.append([m.regions / base.regions for m in ms])
+        means = [TenasMeasure(float(a), float(b)) for a, b in zip(np.mean(kappa, 0), np.mean(regions, 0))]
+        return means, rank_combine(means) if s.tenas_ranks == "average" else te_nas_rank_combine(kappa, regions)
 
     def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
         """Round r's minibatch; with a thin copy, also its crops (TE-NAS draws them per measure; one set per round
@@ -201,15 +210,14 @@ class TenasPruning(Strategy):
                                      f"{ctx.folder.path(ROUNDS)} to redo it")
             return row
         t0 = time.perf_counter()
-        measures = self._measure_all(ctx, measure, self._batch(ctx, r), phase, pairs)
-        ranks = rank_combine(measures)  # higher: the removal ranks better (lower kappa, more regions)
+        measures, ranks = self._measure_all(ctx, measure, self._batch(ctx, r), phase, pairs)  # higher: better
         if phase == "op":
             pruned = self._best_per_edge(pairs, ranks)
         else:
             order = sorted(range(len(pairs)), key=lambda k: -ranks[k])  # stable: earlier edge first on ties
             pruned = [list(pairs[k]) for k in sorted(order[:len(pairs) - keep])]
         row = {"round": r, "phase": phase, "supernet": self.size, "pairs": [list(p) for p in pairs],
-               "ntk_cond": [m.ntk_cond for m in measures], "regions": [m.regions for m in measures],
+               "ntk_cond": [m.ntk_cond for m in measures], "regions": [m.regions for m in measures], "ranks": ranks,
                "pruned": pruned, "seconds": time.perf_counter() - t0}
         if ctx.folder.writes:
             append_line(ctx.folder.path(ROUNDS), json.dumps(json_safe(row)))
@@ -261,6 +269,6 @@ class TenasPruning(Strategy):
         return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size, "prune_number": self.prune_number,
                 "supernet": self.size, "regions": ctx.settings.tenas_regions,
                 "lr_length": ctx.settings.tenas_lr_length,
-                "repeat": ctx.settings.tenas_repeat,
+                "repeat": ctx.settings.tenas_repeat, "ranks": ctx.settings.tenas_ranks,
                 "measurements": sum(len(r["pairs"]) for r in self.rounds),
                 "round_seconds": [r["seconds"] for r in self.rounds]}
