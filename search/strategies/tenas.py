@@ -116,11 +116,12 @@ class TenasPruning(Strategy):
         self.thin: torch.nn.Module | None = None
         self.patches: list[torch.Tensor] = []
         if s.tenas_regions == "patches":
+            thin = {**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False}
             self.thin_cfg = NetConfig(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
-                                      stem=False, **TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), **TE_NAS_OPS)
+                                      **thin, **TE_NAS_OPS)
             torch.manual_seed(self._init_seed(s, 0, thin=True))
             self.thin = ctx.space.build_supernet(self.state, self.thin_cfg).to(ctx.device).train()
-            self.size["thin"] = json_safe({**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False})
+            self.size["thin"] = json_safe(thin)
         self.saved = ctx.folder.read_jsonl(ROUNDS, keys=("phase", "pairs", "pruned", "seconds")) \
             if ctx.folder.resumed else []
         if not ctx.folder.resumed and ctx.folder.writes:
