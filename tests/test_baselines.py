@@ -425,6 +425,8 @@ def test_tenas_thin_copies_have_te_nas_layout():
         assert net(torch.randn(5, 1, 3, 3)).shape == (5, 10)
         if name == "nb201":
             assert len(net.cells) == 1 and net.classifier.in_features == 1
+            with pytest.raises(ValueError, match="keeps at least 1 cell, got depth 0"):
+                space.build_supernet(space.new_state(), NetConfig(stem=False, depth=0, **TE_NAS_OPS))
         else:
             assert [c.reduction for c in net.cells] == [False, True] and net.classifier.in_features == 4 * 2
 

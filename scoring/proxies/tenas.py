@@ -262,8 +262,8 @@ class Tenas(Proxy):
         weights = scored_weights(model)
         only_these_require_grad(model, weights)
         relus = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
-        bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
-        handles = [m.register_forward_pre_hook(frozen.pre) for m in bns]
+        bns = [m for m in model.modules() if isinstance(m, BN_TYPES)] if count_regions is None else []
+        handles = [m.register_forward_pre_hook(frozen.pre) for m in bns]  # the segment's BN statistics only
         handles += [m.register_forward_hook(frozen.post) for m in bns]
 
         def measure(inputs: torch.Tensor) -> TenasMeasure:
@@ -293,11 +293,11 @@ class Tenas(Proxy):
                 h.remove()
 
     @contextmanager
-    def measure_session(self, model: nn.Module, regions: Callable[[torch.Tensor], int] | None = None
+    def measure_session(self, model: nn.Module, count_regions: Callable[[torch.Tensor], int] | None = None
                         ) -> Iterator[Callable[[torch.Tensor], TenasMeasure]]:
-        """Like `session`, but the callable returns both components (kappa, R); `regions` replaces the segment
-        count (e.g. TE-NAS's `activation_patterns` on a thin copy)."""
-        with preserved(model, self.bn_mode), self._measurer(model, regions) as measure:
+        """Like `session`, but the callable returns both components (kappa, R); `count_regions` replaces the
+        segment count (e.g. TE-NAS's `activation_patterns` on a thin copy)."""
+        with preserved(model, self.bn_mode), self._measurer(model, count_regions) as measure:
             yield measure
 
     @contextmanager
