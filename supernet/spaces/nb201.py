@@ -100,16 +100,15 @@ class NB201Network(nn.Module):
             raise ValueError(f"an NB201 network keeps at least 1 cell, got depth {depth}")
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)) \
             if stem else nn.Identity()
+        plan = [(s, k) for s in range(3) for k in range(-1 if s else 0, cells)]  # k = -1: the stage's residual block
         layers: list[nn.Module] = []
         c = channels
-        for stage in range(3):
-            if stage > 0:
+        for _, k in plan[:depth]:
+            if k < 0:
                 layers.append(ResNetBasicBlock(c, 2 * c, 2))
                 c *= 2
-            layers.extend(make_cell(c) for _ in range(cells))
-        if depth is not None and depth < len(layers):
-            layers = layers[:depth]
-            c = channels * 2 ** sum(isinstance(m, ResNetBasicBlock) for m in layers)
+            else:
+                layers.append(make_cell(c))
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
