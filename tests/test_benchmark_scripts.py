@@ -193,3 +193,14 @@ def test_factorized_reduce_benchmark_prints_both_formulas_per_shape_and_layout()
     rows = out.stdout.strip().splitlines()
     assert len(rows) == 8 and all("darts" in r and "ours" in r and "darts/ours" in r for r in rows)
     assert sum("channels_last" in r for r in rows) == 4
+
+
+def test_nwot_gram_times_both_kernels_on_the_three_nb201_code_shapes():
+    """Each NB201 code shape gets a row: both kernels timed and int8 checked exact, or int8 said to be missing."""
+    out = subprocess.run([sys.executable, str(SCRIPT.parent / "nwot_gram.py"), "--batch-size", "4", "--repeats", "1"],
+                         capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    rows = re.findall(r"^\s*(\d+) units: (.*)$", out.stdout, re.M)
+    assert [int(r[0]) for r in rows] == [16384, 8192, 4096]
+    assert all(re.search(r"int8 / float32\s+[0-9.]+x\s+int8 exact: True$", r[1]) or "cannot run here" in r[1]
+               for r in rows)

@@ -56,9 +56,9 @@ def test_code_gram_is_exact_hamming_kernel():
 
 @pytest.mark.parametrize("shape", [(5, 1), (7, 2), (2, 3, 4, 4), (64, 16, 8, 8), (33, 1000), (1, 9)])
 @pytest.mark.parametrize("groups", [1, "all"])
-def test_code_gram_int8_and_float_paths_equal_the_hamming_kernel(shape, groups, monkeypatch):
-    """Both matmul paths (int8 with int32 sums on the CPU, chunked float32 otherwise) give the exact kernel, one
-    unit included (where torch._int_mm misreads the transpose and the float path is taken), grouped too."""
+def test_code_gram_equals_the_hamming_kernel_in_one_chunk_and_in_many(shape, groups, monkeypatch):
+    """The kernel is exact for one unit, channels-last codes and grouped batches, whether the units fit one
+    float32 chunk or are summed over chunks of 3 columns (as a tensor of more than 2^23 units is)."""
     from scoring.proxies import nwot
     torch.manual_seed(2)
     x = torch.randn(*shape)
@@ -69,7 +69,7 @@ def test_code_gram_int8_and_float_paths_equal_the_hamming_kernel(shape, groups, 
     ref = c @ c.transpose(1, 2) + (1 - c) @ (1 - c).transpose(1, 2)
     ref = ref[0] if g == 1 else ref
     assert torch.equal(code_gram(x, g), ref)
-    monkeypatch.setattr(nwot, "_int8_gram", lambda codes: None)  # as where the kernel is missing
+    monkeypatch.setattr(nwot, "_EXACT_COLUMNS", 3)
     assert torch.equal(code_gram(x, g), ref)
 
 

@@ -2,10 +2,10 @@
 
 K_H[i, j] = N_A - d_H(c_i, c_j) = (C C^T + (1-C)(1-C)^T)[i, j] over the binary codes c of every
 ReLU unit's input. With G = C C^T, whose diagonal holds the row sums, this is K_H = n + 2G - G_ii - G_jj:
-one pass writing the 0/1 codes and one matmul per code tensor. On the CPU the codes are int8 and the
-matmul accumulates in int32 (`torch._int_mm`; exact below 2^31 units, 1.8-3x the float32 matmul on the 2-core
-machine); elsewhere, or where that kernel is missing, it runs in float32 on column chunks of fewer than 2^24
-units. Either way each entry is an exact integer, accumulated in float64. A tensor that enters several ReLUs
+one pass writing the 0/1 codes and one matmul per code tensor, in float32 on column chunks of fewer than
+2^24 units, so each entry is an exact integer, accumulated in float64. (An int8 matmul with int32 sums,
+`torch._int_mm`, was tried on the CPU: its speed depends on the CPU and the torch build; with torch 2.14 on an
+AVX2-only CPU it is 20x slower than float32 and made a proposal 3.3x slower; `benchmarks/nwot_gram.py`.) A tensor that enters several ReLUs
 within one forward is coded once and counted with its multiplicity (found by tensor identity, for any space).
 """
 from __future__ import annotations
@@ -34,22 +34,9 @@ def _flat_in_memory_order(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-def _int8_gram(c: torch.Tensor) -> torch.Tensor | None:
-    """C C^T of int8 codes with int32 accumulation (exact), or None where `torch._int_mm` cannot run it."""
-    try:
-        return torch._int_mm(c, c.t())
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return None
-
-
 def _gram(flat: torch.Tensor, groups: int) -> torch.Tensor:
     """(groups, B, B) float64 C C^T of the 0/1 codes of `flat` (batch x units), exact."""
     n = flat.shape[1]
-    if flat.device.type == "cpu" and 2 <= n < 2**31:  # one unit: _int_mm misreads the (1, B) transpose
-        codes = torch.gt(flat, 0).view(torch.int8).view(groups, -1, n)  # one pass, one byte per unit
-        parts = [_int8_gram(codes[i]) for i in range(groups)]
-        if all(p is not None for p in parts):
-            return torch.stack(parts).to(torch.float64)  # type: ignore[arg-type]
     c = torch.gt(flat, 0, out=torch.empty(flat.shape, dtype=torch.float32, device=flat.device))  # codes, one pass
     c = c.view(groups, -1, n)
     g = torch.zeros(groups, c.shape[1], c.shape[1], dtype=torch.float64, device=flat.device)
