@@ -5,8 +5,9 @@ ReLU unit's input. With G = C C^T, whose diagonal holds the row sums, this is K_
 one pass writing the 0/1 codes and one matmul per code tensor, in float32 on column chunks of fewer than
 2^24 units, so each entry is an exact integer, accumulated in float64. (An int8 matmul with int32 sums,
 `torch._int_mm`, was tried on the CPU: its speed depends on the CPU and the torch build; with torch 2.14 on an
-AVX2-only CPU it is 20x slower than float32 and made a proposal 3.3x slower; `benchmarks/nwot_gram.py`.) A tensor that enters several ReLUs
-within one forward is coded once and counted with its multiplicity (found by tensor identity, for any space).
+AVX2-only CPU it is 6-10x slower than this and made a proposal 3.4x slower; `benchmarks/nwot_gram.py`.)
+A tensor that enters several ReLUs within one forward is coded once and counted with its multiplicity (found by
+tensor identity, for any space).
 """
 from __future__ import annotations
 
