@@ -10,12 +10,11 @@ cells' skip_connect). Prints the median of each and the ratio DARTS/ours (above 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+from interleaved import interleaved_medians  # benchmarks/interleaved.py, beside this script
 from supernet.spaces.darts_ops import FactorizedReduce
 
 # (c_in, c_out, input size) in the DARTS search supernet at C=16 (reductions at cells 2 and 5)
@@ -44,14 +43,8 @@ def main() -> None:
             fr = FactorizedReduce(c_in, c_out, affine=False).to(memory_format=mem)
             x = torch.randn(args.batch_size, c_in, size, size).to(memory_format=mem).requires_grad_()
             runs = {"darts": lambda: darts_formula(fr, x).sum().backward(), "ours": lambda: fr(x).sum().backward()}
-            times: dict[str, list[float]] = {k: [] for k in runs}
-            for r in range(args.repeats + 2):  # two warm-up rounds; the order alternates
-                for name in (("darts", "ours") if r % 2 else ("ours", "darts")):
-                    t = time.perf_counter()
-                    runs[name]()
-                    if r >= 2:
-                        times[name].append(time.perf_counter() - t)
-            d, o = statistics.median(times["darts"]) * 1e3, statistics.median(times["ours"]) * 1e3
+            medians = interleaved_medians(runs, args.repeats)
+            d, o = medians["darts"] * 1e3, medians["ours"] * 1e3
             print(f"c_in={c_in:3d} c_out={c_out:3d} {size}x{size} {fmt:13s} darts {d:7.2f} ms  ours {o:7.2f} ms  "
                   f"darts/ours {d / o:.2f}")
 

@@ -98,6 +98,8 @@ def test_gpu_checks_script_parses_and_its_flags_exist():
     ("train_step.py", ["--recipe", "nope"], "unknown recipe 'nope'"),
     ("zcpt_speed.py", ["--space", "nope"], "unknown space 'nope'"),
     ("factorized_reduce.py", ["--batch-size", "0"], "--batch-size and --repeats must be at least 1, got 0 and 15"),
+    ("nwot_gram.py", ["--repeats", "0"], "--batch-size must be at least 2 and --repeats at least 1, got 64 and 0"),
+    ("nwot_gram.py", ["--batch-size", "1"], "--batch-size must be at least 2 and --repeats at least 1, got 1 and 20"),
 ])
 def test_benchmark_scripts_bad_names_are_one_line(script, args, needle):
     out = subprocess.run([sys.executable, str(SCRIPT.parent / script), *args], capture_output=True, text=True,
@@ -204,3 +206,16 @@ def test_nwot_gram_times_both_kernels_on_the_three_nb201_code_shapes():
     assert [int(r[0]) for r in rows] == [16384, 8192, 4096]
     assert all(re.search(r"int8 / float32\s+[0-9.]+x\s+int8 exact: True$", r[1]) or "cannot run here" in r[1]
                for r in rows)
+
+
+def test_interleaved_medians_alternates_the_order_and_skips_the_warm_up():
+    """Rounds go a b / b a / a b ...; the warm-up rounds are run, not timed; one median per run."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("interleaved", SCRIPT.parent / "interleaved.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls: list[str] = []
+    medians = module.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                         repeats=3, warmup=2)
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
+    assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
