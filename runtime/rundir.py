@@ -47,7 +47,8 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
 def settings_differences(new: Mapping[str, Any], saved: Mapping[str, Any], free: Collection[str] = (),
                          schema: Schema = Schema()) -> list[str]:
     """Keys whose value differs, ignoring `free` keys; a key the saved file lacks (written before the
-    setting existed) matches when the new value is its `schema` default; `schema.paths` keys compare as
+    setting existed) matches when the new value is its `schema` default, and a saved key the new settings lack
+    (an option of a plugin not in use) matches when the saved value is its default; `schema.paths` keys compare as
     absolute paths."""
     mine, theirs = absolute_paths(_comparable(new), schema.paths), absolute_paths(saved, schema.paths)
     defaults = _comparable(schema.defaults)
@@ -56,6 +57,8 @@ def settings_differences(new: Mapping[str, Any], saved: Mapping[str, Any], free:
         if k in free:
             continue
         if k not in theirs and k in defaults and mine.get(k) == defaults[k]:
+            continue
+        if k not in mine and k in defaults and theirs.get(k) == defaults[k]:
             continue
         if mine.get(k) != theirs.get(k):
             diff.append(k)

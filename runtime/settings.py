@@ -235,6 +235,51 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
+def own_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields settings class `cls` declares itself (not those it inherits), in order."""
+    _is_settings(cls)
+    own = vars(cls).get("__annotations__", {})
+    return [f for f in dataclasses.fields(cls) if f.name in own]
+
+
+def declaring_class(cls: type, name: str) -> type:
+    """The class of `cls`'s MRO that declares settings field `name` (where its default and help are written)."""
+    for klass in cls.__mro__:
+        if name in vars(klass).get("__annotations__", {}):
+            return klass
+    raise KeyError(name)
+
+
+def merge_settings(name: str, classes: Iterable[type], doc: str) -> Any:
+    """One settings class holding the fields of every class of `classes` once (a field shared through a common
+    base is the same field); its `validate()` validates each part. For a command that accepts the options of a
+    whole plugin family (`opscore lookup`: every benchmark source, `opscore proxies`: every validator)."""
+    parts = list(dict.fromkeys(classes))
+    seen: dict[str, type] = {}
+    specs = []
+    for part in parts:
+        hints = typing.get_type_hints(part)
+        for f in dataclasses.fields(part):
+            origin = declaring_class(part, f.name)
+            if f.name in seen:
+                if seen[f.name] is not origin:
+                    raise TypeError(f"setting {f.name!r} is declared by both {seen[f.name].__name__} and "
+                                    f"{origin.__name__}")
+                continue
+            seen[f.name] = origin
+            specs.append((f.name, hints[f.name], f))
+
+    def validate(self: Any) -> Any:
+        for part in parts:
+            check = getattr(part, "validate", None)
+            if callable(check):
+                check(part(**{f.name: getattr(self, f.name) for f in dataclasses.fields(part)}))
+        return self
+
+    return dataclasses.make_dataclass(name, specs, namespace={"validate": validate, "__doc__": doc,
+                                                              "parts": tuple(parts)})
+
+
 def flag_fields(cls: type) -> list[dataclasses.Field]:
     """The fields of `cls` that have a CLI flag: its own first, then those of its settings bases."""
     _is_settings(cls)
@@ -249,11 +294,12 @@ def flag_name(field_name: str) -> str:
 
 
 def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type,
-              skip: Iterable[str] = ()) -> None:
-    """One flag per settings field with flag=True (except `skip`), typed from its annotation, defaults None."""
+              skip: Iterable[str] = (), only: Iterable[dataclasses.Field] | None = None) -> None:
+    """One flag per settings field with flag=True (except `skip`; `only` these fields when given), typed from its
+    annotation, defaults None."""
     hints = typing.get_type_hints(cls)
     skipped = set(skip)
-    for f in flag_fields(cls):
+    for f in (flag_fields(cls) if only is None else [f for f in only if f.metadata.get("flag", False)]):
         if f.name in skipped:
             continue
         meta = f.metadata
@@ -281,3 +327,18 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: ty
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The settings flags the user passed (not None), as settings keys."""
     return {f.name: getattr(args, f.name) for f in flag_fields(cls) if getattr(args, f.name, None) is not None}
+
+
+@dataclasses.dataclass
+class NoOptions:
+    """The settings of a plugin that has no options of its own."""
+
+
+def plugin_settings(cls: type[T], options: Mapping[str, Any], owner: str) -> T:
+    """The settings object of a plugin (`owner`, e.g. "strategy 'evolution'") from its options, checked against
+    the field types and ranges, then its `validate()`."""
+    settings = coerce(cls, options, owner)
+    validate = getattr(settings, "validate", None)
+    if callable(validate):
+        validate()
+    return settings

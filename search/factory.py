@@ -2,7 +2,8 @@
 operation scorer, from the few settings they need (the search algorithm itself is in search.zcpt)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -11,6 +12,7 @@ from runtime.seeds import SUPERNET_INIT, derive_seed
 from scoring.proxies import get_proxy
 from scoring.proxies.base import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
+from scoring.scorers.darts_pt import TunedScorerSettings
 from supernet.arch_state import ArchState
 from supernet.spaces.base import NetConfig, SearchSpace
 
@@ -31,22 +33,23 @@ class ScoringSettings:
     cells: int | None = None  # supernet depth (space default when unset)
     channels_last: bool = False
     batched: bool | None = None  # grouped evaluation of an edge's ops (None: on for CUDA)
-    tune_epochs: float = 0.0  # darts-pt, disc-acc
-    disc_tune_epochs: float = 0.0  # disc-acc
+    scorer_options: Mapping[str, Any] = field(default_factory=dict)  # the scorer's own options (its Settings)
     supernet: SupernetSource | None = None  # a trained supernet instead of an untrained one
 
 
 def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
     """The scoring settings of a search config (the one place that maps config fields onto them)."""
     source = None
-    if cfg.supernet:
+    options = {k: cfg.options[k] for k in SCORERS.options(cfg.scorer) if k in cfg.options and k != "ctx"}
+    if cfg.supernet:  # fine-tuning settings of the scorer that fine-tunes (the defaults for the others)
+        tuned = TunedScorerSettings(**{f.name: options[f.name] for f in fields(TunedScorerSettings) if f.name in options})
         source = SupernetSource(path=cfg.supernet, space=cfg.space, data=cfg.data_spec(),
                                 batch_size=cfg.batch_size, bn_mode=cfg.bn_mode or ZCPT_BN_MODE, mixing=cfg.mixing,
-                                channels=cfg.channels, cells=cfg.cells, accuracy_batches=cfg.accuracy_batches,
-                                tune_lr=cfg.tune_lr, fix_alpha=cfg.fix_alpha, channels_last=cfg.channels_last)
+                                channels=cfg.channels, cells=cfg.cells, accuracy_batches=tuned.accuracy_batches,
+                                tune_lr=tuned.tune_lr, fix_alpha=tuned.fix_alpha, channels_last=cfg.channels_last)
     return ScoringSettings(scorer=cfg.scorer, proxy=cfg.proxy or DEFAULT_PROXY, bn_mode=cfg.bn_mode or ZCPT_BN_MODE,
                            seed=cfg.seed, mixing=cfg.mixing, channels=cfg.channels, cells=cfg.cells, channels_last=cfg.channels_last,
-                           batched=cfg.batched, tune_epochs=cfg.tune_epochs, disc_tune_epochs=cfg.disc_tune_epochs,
+                           batched=cfg.batched, scorer_options=options,
                            supernet=source)
 
 
@@ -75,6 +78,5 @@ def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.d
     if settings.supernet is not None:  # trained by `opscore train-supernet`: its weights, alphas, arch state
         loaded = load_for_search(settings.supernet, space, device, num_classes)
         state, supernet, trained = loaded.state, loaded.supernet, loaded.tuner
-    ctx = ScoringContext(space, supernet, state, proxy, batched=batched, trained=trained,
-                         tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
-    return state, supernet, SCORERS.create(settings.scorer, ctx=ctx), proxy
+    ctx = ScoringContext(space, supernet, state, proxy, batched=batched, trained=trained)
+    return state, supernet, SCORERS.create(settings.scorer, ctx=ctx, **settings.scorer_options), proxy

@@ -17,13 +17,13 @@ from typing import Any
 
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
-from runtime.settings import schema_of
 from supernet.spaces import get_space
 from train_final.data import build_dataset, image_side, num_classes_of
 
 from .benchmarks import FREE as BENCHMARK_SETTINGS, merge_lookup, open_benchmarks
 from .config import ConfigError, SearchConfig
 from .distributed import Workers
+from .plugins import plugin_options, resolved, search_schema
 from .strategies import STRATEGIES, SearchContext, Strategy
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
     the sequential run's and only rank 0 writes files."""
     workers = Workers.from_env(cfg.device)
     try:
-        strategy = STRATEGIES.create(cfg.strategy)
+        cfg = resolved(cfg)
+        strategy = STRATEGIES.create(cfg.strategy, **plugin_options(cfg, STRATEGIES, cfg.strategy))
         ctx = _open(cfg, Path(out), resume, progress, workers, strategy)
         result = _stages(strategy, ctx)
         workers.barrier()  # every rank done before the process group goes (rank 0 wrote and looked up last)
@@ -48,7 +49,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
 def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: Workers,
           strategy: Strategy) -> SearchContext:
     """Everything the stages share, checked before any work: space, names, benchmark, data, device, folder."""
-    cfg = strategy.settle(cfg)
+    cfg = resolved(strategy.settle(cfg))
     space = get_space(cfg.space, **cfg.space_options())
     strategy.check(cfg)
     benchmark = open_benchmarks(cfg.benchmark_settings(), cfg.space)  # fail early on a bad table or archive
@@ -59,7 +60,7 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
     # the benchmark settings choose lookups, not the search: a run resumes whatever they are
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=strategy.markers,
                             free=("out", *BENCHMARK_SETTINGS),
-                            schema=schema_of(SearchConfig),
+                            schema=search_schema(),
                             writes=workers.is_main, barrier=workers.barrier)
     return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress,
                          input_size=image_side(dataset))

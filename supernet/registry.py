@@ -6,6 +6,7 @@ the factory's signature so that a wrong option is one clear line, not a TypeErro
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -59,21 +60,43 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
             ) from None
 
+    def settings(self, name: str) -> type | None:
+        """The settings dataclass that `name` declares as its `Settings` (its own options), or None."""
+        found = getattr(self.get(name), "Settings", None)
+        return found if isinstance(found, type) and dataclasses.is_dataclass(found) else None
+
     def options(self, name: str) -> tuple[str, ...]:
-        """The keyword options `create(name, ...)` accepts (empty also when it takes any keyword)."""
-        return factory_options(self.get(name))[0]  # type: ignore[arg-type]
+        """The keyword options `create(name, ...)` accepts: the fields of its `Settings` and the factory's own
+        parameters (empty also when it takes any keyword and declares no settings)."""
+        return self._allowed(name)[0]
+
+    def _allowed(self, name: str) -> tuple[tuple[str, ...], bool]:
+        """(the options `name` accepts, whether it accepts any keyword)."""
+        factory = self.get(name)
+        params, anything = factory_options(factory)  # type: ignore[arg-type]
+        settings = self.settings(name)
+        if settings is None:
+            return params, anything
+        fields = tuple(f.name for f in dataclasses.fields(settings) if f.init)
+        return tuple(dict.fromkeys(fields + params)), False
 
     def create(self, name: str, /, **options: Any) -> Any:
-        """Call the factory registered as `name` with `options`; an option it does not take is an
-        UnknownOptionError naming the valid ones."""
+        """Call the factory registered as `name` with `options`; an option it does not take (neither a field of
+        its `Settings` nor a parameter) is an UnknownOptionError naming the valid ones."""
         factory = self.get(name)
-        allowed, anything = factory_options(factory)  # type: ignore[arg-type]
+        allowed, anything = self._allowed(name)
         unknown = [k for k in options if k not in allowed]
         if unknown and not anything:
             which = ", ".join(repr(k) for k in unknown)
             raise UnknownOptionError(f"{self.kind} {name!r} has no option{'s' if len(unknown) > 1 else ''} {which}; "
                                      f"its options: {', '.join(allowed) or 'none'}")
         return factory(**options)  # type: ignore[operator]
+
+    def remove(self, name: str) -> T:
+        """Take `name` out again (a test's temporary plugin); returns what was registered."""
+        obj = self.get(name)
+        del self._items[name]
+        return obj
 
     def names(self) -> list[str]:
         """Registered names in registration order."""

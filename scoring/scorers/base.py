@@ -4,11 +4,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
-from typing import ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 import torch
 from torch import nn
 
+from runtime.settings import NoOptions, plugin_settings
 from supernet.arch_state import ArchState
 from supernet.grouped import Variant
 from supernet.registry import Registry
@@ -31,8 +32,6 @@ class ScoringContext:
     _: KW_ONLY
     batched: bool = False  # score all ops of an edge in one grouped forward where scorer and proxy can
     trained: TrainedSupernet | None = None  # darts-alpha, darts-pt, disc-acc: the trained supernet (--supernet)
-    tune_epochs: float = 0.0  # darts-pt, disc-acc: fine-tuning epochs after each decision
-    disc_tune_epochs: float = 0.0  # disc-acc: fine-tuning epochs of each discretized supernet before scoring
 
 
 class OperationScorer(ABC):
@@ -42,9 +41,11 @@ class OperationScorer(ABC):
     direction: ClassVar[str] = "max"
     topology_direction: ClassVar[str] = "min"  # direction of score_edge_removal (the topology phase)
     supports_groups: ClassVar[bool] = False  # scores an edge's ops in one grouped forward (see `variant`)
+    Settings: ClassVar[type] = NoOptions  # the scorer's own options (flags, YAML keys)
 
-    def __init__(self, ctx: ScoringContext) -> None:
+    def __init__(self, ctx: ScoringContext, **options: Any) -> None:
         self.ctx = ctx
+        self.settings: Any = plugin_settings(self.Settings, options, f"scorer {self.name!r}")
         self.evaluations = 0  # forwards of an edited supernet (Table 5's perturbation count)
 
     @contextmanager

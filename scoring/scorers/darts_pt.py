@@ -8,25 +8,43 @@ from the trained weights: fine-tuning is undone when the arch state is back at A
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+
+from runtime.settings import setting
 
 from ..trained import TrainedSupernet
 from .base import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
 
 
+@dataclass
+class TunedScorerSettings:
+    """Options of the scorers that fine-tune the trained supernet between decisions (darts-pt, disc-acc)."""
+
+    tune_epochs: float = setting(5.0, "darts-pt/disc-acc: supernet fine-tuning epochs after each decision "
+                                      "(DARTS-PT: 5)", minimum=0.0)
+    tune_lr: float = setting(0.0025, "darts-pt/disc-acc: fine-tuning learning rate (DARTS-PT: lr/10, constant)")
+    fix_alpha: bool = setting(False, "darts-pt/disc-acc: keep the alphas fixed while fine-tuning (DARTS-PT "
+                                     "fix-alpha)")
+    accuracy_batches: int | None = setting(None, "darts-pt/disc-acc: validation minibatches for accuracy "
+                                                 "(default: the whole held-out half)", minimum=1)
+
+
 class TrainedScorer(OperationScorer):
     """Common part of darts-pt and disc-acc: accuracy of the edited supernet, fine-tuning after decisions."""
 
-    def __init__(self, ctx: ScoringContext) -> None:
-        super().__init__(ctx)
+    Settings = TunedScorerSettings
+
+    def __init__(self, ctx: ScoringContext, **options: Any) -> None:
+        super().__init__(ctx, **options)
         trained = ctx.trained
         if trained is None:
             raise ScorerSetupError(f"scorer {self.name!r} needs a trained supernet: pass --supernet "
                                    f"RUN_DIR/supernet.pt (written by opscore train-supernet)")
         self.trained: TrainedSupernet = trained
-        self.tune_epochs = float(ctx.tune_epochs)
+        self.tune_epochs = float(self.settings.tune_epochs)
         self._snap: Any = None
         self._a0: dict | None = None
         self._dirty = False

@@ -3,10 +3,23 @@ validation accuracy of the trained supernet, optionally after a short fine-tune 
 supernet (undone after scoring; every op of an edge gets the same data order)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
+from runtime.settings import setting
+
 from .base import SCORERS, Batch, ScoringContext
-from .darts_pt import TrainedScorer
+from .darts_pt import TrainedScorer, TunedScorerSettings
+
+
+@dataclass
+class DiscAccSettings(TunedScorerSettings):
+    """disc-acc's own option beside the fine-tuning ones."""
+
+    disc_tune_epochs: float = setting(0.0, "disc-acc: fine-tune each discretized supernet for this many epochs "
+                                           "before scoring", minimum=0.0)
 
 
 @SCORERS.register("disc-acc")
@@ -14,10 +27,11 @@ class DiscAcc(TrainedScorer):
     """disc-acc, eq. 4: V(A_t + (e, o)) (argmax); fine-tunes between decisions like darts-pt."""
 
     direction = "max"
+    Settings = DiscAccSettings
 
-    def __init__(self, ctx: ScoringContext) -> None:
-        super().__init__(ctx)
-        self.disc_tune_epochs = float(ctx.disc_tune_epochs)
+    def __init__(self, ctx: ScoringContext, **options: Any) -> None:
+        super().__init__(ctx, **options)
+        self.disc_tune_epochs = float(self.settings.disc_tune_epochs)
         self._seed: int | None = None
 
     def score_edge(self, edge: str, batch: Batch) -> dict[str, float]:

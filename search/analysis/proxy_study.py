@@ -17,6 +17,8 @@ and batches are seeded by its index, so a resumed study equals an uninterrupted 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import math
@@ -44,7 +46,7 @@ from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import BN_MODES, ConfigError
-from ..validators import VALIDATORS, ValidationContext, ValidatorSettings
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, build_validator
 from .common import parse_names, parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
@@ -100,7 +102,7 @@ class ProxyStudyConfig(ValidatorSettings):
             raise ConfigError(f"bn_mode must be 'batch' or 'eval', got {self.bn_mode!r}")
         if not self.benchmark_table:
             raise ConfigError("opscore proxies needs --benchmark-table CSV (columns arch and accuracies)")
-        self.validate_validator()
+        ValidatorSettings.validate(self)
         return self
 
 
@@ -138,7 +140,7 @@ def run_proxy_study(cfg: ProxyStudyConfig, out: str | Path, progress: bool = Tru
     names = parse_proxies(cfg.proxies)
     proxies = {n: get_proxy(n, bn_mode=cfg.bn_mode) for n in names}
     vnames = parse_names(cfg.validators, training_validators(), "validator") if cfg.validators.strip() else []
-    validators = {n: VALIDATORS.create(n, settings=cfg) for n in vnames}
+    validators = {n: build_validator(n, dataclasses.asdict(cfg)) for n in vnames}
     bench = CsvBenchmark(cfg.benchmark_table)  # type: ignore[arg-type]
     metric = cfg.metric or bench.columns[0]
     if metric not in bench.columns:

@@ -3,7 +3,7 @@ surrogate), one factory (`open_benchmarks`), and lookups that record failures in
 
 Data is loaded once, outside the search-space objects (as NASLib does).
 """
-from .base import Benchmark, BenchmarkError, metric_name
+from .base import BENCHMARKS, Benchmark, BenchmarkError, metric_name
 from .factory import open_benchmarks, open_table, parse_metrics
 from .lookups import BenchmarkSet, merge_lookup
 from .nats import NatsBenchmark
@@ -12,6 +12,6 @@ from .nb_macro import MacroBenchmark
 from .settings import FREE, BenchmarkSettings
 from .table import CsvBenchmark
 
-__all__ = ["Benchmark", "BenchmarkError", "BenchmarkSet", "BenchmarkSettings", "CsvBenchmark", "FREE",
+__all__ = ["BENCHMARKS", "Benchmark", "BenchmarkError", "BenchmarkSet", "BenchmarkSettings", "CsvBenchmark", "FREE",
            "MacroBenchmark", "NB301Benchmark", "NatsBenchmark", "merge_lookup", "metric_name", "open_benchmarks",
            "open_table", "parse_metrics"]

@@ -6,7 +6,13 @@ accuracy columns keep their own names.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runtime.settings import setting
+from supernet.registry import Registry
+
+ALL = "all"
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 SPLITS = ("valid", "test")
@@ -36,3 +42,24 @@ class Benchmark(Protocol):
 
     def lookup(self, arch: str) -> dict[str, float]:
         """Every metric of `arch` (the space's text format); BenchmarkError when it is not held."""
+
+
+@dataclass
+class MetricSettings:
+    """Which of the looked-up accuracies result.json records: the setting every source's settings share."""
+
+    benchmark_metric: str = setting(ALL, "comma list of metrics to record, e.g. cifar10_test_acc,cifar100_test_acc "
+                                         "(default: every one available)")
+
+
+class BenchmarkSource(Protocol):
+    """A registered benchmark source: its `Settings` (the flags that point at its files) and how it opens."""
+
+    Settings: type
+
+    @staticmethod
+    def open(settings: Any, space: str | None) -> Benchmark | None:
+        """The benchmark these settings configure (None when they configure none), checked against `space`."""
+
+
+BENCHMARKS: Registry[BenchmarkSource] = Registry("benchmark source")

@@ -7,10 +7,14 @@ seed or the 12-epoch default.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .base import BenchmarkError, metric_name
+from runtime.settings import setting
+
+from .base import BENCHMARKS, BenchmarkError, MetricSettings, metric_name
+from .lookups import check_space
 
 FOLDER = "NATS-tss-v1_0-3ffb9-simple"
 META = "meta.pickle.pbz2"
@@ -89,3 +93,25 @@ class NatsBenchmark:
             if key in infos[dataset]:
                 out[metric_name(_DATASET[dataset], split)] = float(infos[dataset][key])
         return out
+
+
+@dataclass
+class NatsSettings(MetricSettings):
+    """The NATS-Bench source's archive."""
+
+    nats_bench: str | None = setting(None, "NATS-Bench topology folder NATS-tss-v1_0-3ffb9-simple (nb201; needs "
+                                           "opscore[bench]); 200-epoch results, mean over seeds", path=True)
+
+
+@BENCHMARKS.register("nats-bench")
+class NatsSource:
+    """NATS-Bench's topology archive (`--nats-bench`)."""
+
+    Settings = NatsSettings
+
+    @staticmethod
+    def open(settings: Any, space: str | None) -> NatsBenchmark | None:
+        if not settings.nats_bench:
+            return None
+        check_space(NatsBenchmark.spaces, "NATS-Bench (--nats-bench)", space)
+        return NatsBenchmark(settings.nats_bench)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from runtime.settings import setting
 
 from supernet.spaces.base import GenotypeError
 from supernet.spaces.darts_genotype import darts_genotype_to_json, parse_darts_genotype
 
 from . import nb301_worker
-from .base import BenchmarkError
+from .base import BENCHMARKS, BenchmarkError, MetricSettings
+from .lookups import check_space
 
 METRIC = "cifar10_valid_acc"  # the surrogate is fitted to CIFAR-10 validation accuracies
 WORKER = Path(nb301_worker.__file__)
@@ -107,3 +111,30 @@ class NB301Benchmark:
         """The surrogate's prediction for the DARTS genotype text `arch`."""
         (value,) = self.backend.predict_all([_genotype_json(arch)])
         return {METRIC: value}
+
+
+@dataclass
+class NB301Settings(MetricSettings):
+    """The NAS-Bench-301 source's surrogate model and how it runs."""
+
+    nb301_models: str | None = setting(None, "NAS-Bench-301 surrogate model folder, e.g. nb_models_1.0/xgb_v1.0 "
+                                             "(darts spaces; needs nasbench301)", path=True)
+    nb301_python: str | None = setting(None, "python of a separate environment that has nasbench301 (default: "
+                                             "import it here)")
+    nb301_noise: bool = setting(False, "NAS-Bench-301 with_noise: a noisy sample instead of the ensemble mean")
+
+
+@BENCHMARKS.register("nb301")
+class NB301Source:
+    """The NAS-Bench-301 surrogate (`--nb301-models`)."""
+
+    Settings = NB301Settings
+
+    @staticmethod
+    def open(settings: Any, space: str | None) -> NB301Benchmark | None:
+        if not settings.nb301_models:
+            if settings.nb301_python:
+                raise BenchmarkError("--nb301-python needs --nb301-models DIR (the surrogate model folder)")
+            return None
+        check_space(NB301Benchmark.spaces, "NAS-Bench-301 (--nb301-models)", space)
+        return NB301Benchmark(settings.nb301_models, noise=settings.nb301_noise, python=settings.nb301_python)

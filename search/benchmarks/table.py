@@ -1,10 +1,16 @@
-"""A CSV table of benchmark accuracies keyed by arch string (e.g. the shared NB201 CIFAR-10 table)."""
+"""The `table` benchmark source: a CSV table of accuracies keyed by arch string (e.g. the shared NB201 CIFAR-10
+table), or NAS-Bench-Macro's JSON, given as `--benchmark-table`."""
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .base import BenchmarkError, is_accuracy
+from runtime.settings import setting
+
+from .base import BENCHMARKS, BenchmarkError, MetricSettings, is_accuracy
+from .nb_macro import MacroBenchmark
 
 
 def _duplicates(names: list[str]) -> list[str]:
@@ -98,3 +104,43 @@ class CsvBenchmark:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def _is_json(path: Path) -> bool:
+    """A `.json` name, or a file whose first non-blank character opens a JSON object."""
+    if path.suffix.lower() == ".json":
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(64).lstrip()[:1] == b"{"
+    except OSError:
+        return False
+
+
+def open_table(path: str | Path) -> "CsvBenchmark | MacroBenchmark":
+    """A benchmark file keyed by architecture: NAS-Bench-Macro's JSON, or a CSV table."""
+    p = Path(path)
+    if p.is_dir():
+        raise BenchmarkError(f"--benchmark-table {p} is a folder; pass a CSV table or nas-bench-macro_cifar10.json")
+    return MacroBenchmark(p) if _is_json(p) else CsvBenchmark(p)
+
+
+
+@dataclass
+class TableSettings(MetricSettings):
+    """The table source's file."""
+
+    benchmark_table: str | None = setting(None, "CSV table (columns arch + accuracy columns, e.g. cifar10_test_acc, "
+                                                "cifar100_test_acc), or NAS-Bench-Macro's nas-bench-macro_cifar10.json",
+                                          path=True)
+
+
+@BENCHMARKS.register("table")
+class TableSource:
+    """A CSV table keyed by arch string, or NAS-Bench-Macro's JSON (`--benchmark-table`)."""
+
+    Settings = TableSettings
+
+    @staticmethod
+    def open(settings: Any, space: str | None) -> "CsvBenchmark | MacroBenchmark | None":
+        return open_table(settings.benchmark_table) if settings.benchmark_table else None

@@ -6,9 +6,10 @@ import json
 import time
 
 from runtime.progress import show_progress
-from runtime.settings import add_flags, given, load_settings
+from runtime.settings import add_flags, given
 
 from ..config import SearchConfig
+from ..plugins import load_search_config, option_groups, options_table
 from ..run import run_search
 from .errors import lookup_status
 
@@ -22,13 +23,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "genotype is an arbitrary pick (see no_signal in result.json).")
     p.add_argument("--config", help="YAML file of settings (see configs/)")
     add_flags(p, SearchConfig)
+    for heading, options in option_groups():
+        add_flags(p.add_argument_group(heading), options[0].declared_by, only=[o.field for o in options])
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load_settings(SearchConfig, args.config, given(args, SearchConfig))
+    flags = {**given(args, SearchConfig), **{k: getattr(args, k) for k in options_table() if getattr(args, k, None)
+                                             is not None}}
+    cfg = load_search_config(args.config, flags)
     out = cfg.out or time.strftime("runs/search-%Y%m%d-%H%M%S")
     result = run_search(cfg, out, resume=args.resume, progress=show_progress(args.no_progress))
     summary = {k: result[k] for k in ("space", "genotype", "seed", "seconds") if k in result}

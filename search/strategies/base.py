@@ -2,7 +2,8 @@
 
 The driver (search.run) opens the run folder, the data, the device and the benchmark, hands them to
 the strategy in a `SearchContext`, and writes what `report` returns as result.json. A new strategy is
-one module defining a `Strategy` subclass registered in STRATEGIES; nothing else changes.
+one module defining a `Strategy` subclass registered in STRATEGIES, with its options as its `Settings`
+dataclass (the driver builds it with `STRATEGIES.create(name, **its_options)`); nothing else changes.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from runtime.rundir import RunFolder
+from runtime.settings import NoOptions, plugin_settings
 from scoring.selection import best
 from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
@@ -66,6 +68,10 @@ class Strategy(ABC):
 
     name: ClassVar[str] = ""
     markers: ClassVar[tuple[str, ...]] = ("result.json",)
+    Settings: ClassVar[type] = NoOptions  # the strategy's own options (flags, YAML keys), built by the driver
+
+    def __init__(self, **options: Any) -> None:
+        self.settings: Any = plugin_settings(self.Settings, options, f"strategy {self.name!r}")
 
     def settle(self, settings: SearchConfig) -> SearchConfig:
         """The settings with this strategy's defaults filled in (e.g. its proxy), before they are saved."""

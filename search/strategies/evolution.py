@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,11 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.seeds import derive_seed
 
-from ..config import ConfigError, SearchConfig
+from runtime.settings import setting
+
+from ..config import ConfigError
 from .base import CANDIDATES, STRATEGIES, SearchContext
-from .fitness import FitnessStrategy
+from .fitness import FitnessStrategy, SamplingSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +36,35 @@ def _rank_key(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
+@dataclass
+class EvolutionSettings(SamplingSettings):
+    """Regularised evolution's options beside the sampling ones."""
+
+    population: int = setting(20, "evolution: population size P (regularised evolution, Real et al. 2019)", minimum=1)
+    sample_size: int = setting(5, "evolution: tournament sample size S (the best of S random members is the parent)",
+                               minimum=1)
+
+    def validate(self) -> None:
+        """S <= P <= samples."""
+        if not self.sample_size <= self.population <= self.samples:
+            raise ConfigError(f"evolution needs --sample-size <= --population <= --samples, got "
+                              f"{self.sample_size}, {self.population}, {self.samples}")
+
+
 @STRATEGIES.register("evolution")
 class Evolution(FitnessStrategy):
     """Regularised evolution with population --population, tournament --sample-size, --samples evaluations."""
 
-    def check(self, settings: SearchConfig) -> None:
-        """A fitness exists and S <= P <= samples."""
-        super().check(settings)
-        if not settings.sample_size <= settings.population <= settings.samples:
-            raise ConfigError(f"evolution needs --sample-size <= --population <= --samples, got "
-                              f"{settings.sample_size}, {settings.population}, {settings.samples}")
+    Settings = EvolutionSettings
 
     def propose(self, ctx: SearchContext) -> list[str]:
-        s, space = ctx.settings, ctx.space
+        s, space, o = ctx.settings, ctx.space, self.settings
         rng = np.random.default_rng(derive_seed(s.seed, seeds.BASELINE_SAMPLE))
         log.info("search %s: strategy=evolution space=%s P=%d S=%d samples=%d fitness=%s seed=%d", ctx.folder.root,
-                 s.space, s.population, s.sample_size, s.samples, self.fitness_label, s.seed)
+                 s.space, o.population, o.sample_size, o.samples, self.fitness_label, s.seed)
         population: deque[tuple[str, float]] = deque()
         self.history: list[tuple[str, float]] = []
-        bar = tqdm(total=s.samples, desc="evolution", disable=not ctx.show_progress)
+        bar = tqdm(total=o.samples, desc="evolution", disable=not ctx.show_progress)
 
         def add(genotype: str) -> None:
             member = (genotype, self.journal(genotype))
@@ -59,10 +72,10 @@ class Evolution(FitnessStrategy):
             self.history.append(member)
             bar.update(1)
 
-        for _ in range(s.population):
+        for _ in range(o.population):
             add(space.format_genotype(space.sample(rng)))
-        for _ in range(s.samples - s.population):
-            picks = sorted(int(k) for k in rng.choice(len(population), size=s.sample_size, replace=False))
+        for _ in range(o.samples - o.population):
+            picks = sorted(int(k) for k in rng.choice(len(population), size=o.sample_size, replace=False))
             parent = max(picks, key=lambda k: _rank_key(population[k][1]))  # first maximum: the oldest
             add(space.format_genotype(space.mutate(space.parse_genotype(population[parent][0]), rng)))
             population.popleft()  # age-based removal
@@ -75,6 +88,6 @@ class Evolution(FitnessStrategy):
         return {g: fitness[g] for g in candidates}
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
-        s = ctx.settings
-        return {"population": s.population, "sample_size": s.sample_size, "cycles": s.samples - s.population,
+        o = self.settings
+        return {"population": o.population, "sample_size": o.sample_size, "cycles": o.samples - o.population,
                 **super().details(ctx)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,8 @@ import torch
 from runtime import seeds
 from runtime.io import append_line, json_safe, read_journal
 from runtime.rundir import RunFolder, RunFolderError
-from runtime.seeds import derive_seed
+from runtime.seeds import SEED_MAX, derive_seed
+from runtime.settings import setting
 from scoring.proxies import PROXIES, get_proxy
 from supernet.spaces.base import NetConfig
 
@@ -57,35 +58,48 @@ def benchmark_fitness(benchmark: Benchmark) -> tuple[Fitness, str]:
     return fitness, "benchmark"
 
 
-def scoring_key(ctx: SearchContext, net: dict[str, Any], init_seed: int) -> dict[str, Any]:
+@dataclass
+class SamplingSettings:
+    """Options of the baselines that evaluate architectures one by one (naswot, random, evolution)."""
+
+    samples: int = setting(100, "naswot/random/evolution: architectures evaluated (NASWOT N, random K, evolution's "
+                                "total including the initial population)", minimum=1)
+    score_seed: int = setting(0, "naswot/random/evolution with a proxy: seed of the scoring minibatch and of every "
+                                 "network's initial weights, shared by runs of any --seed so one score cache serves them",
+                              minimum=0, maximum=SEED_MAX)
+    score_cache: str | None = setting(None, "naswot/random/evolution with a proxy: score cache file (JSON lines) reused "
+                                            "by every run with the same scoring key", path=True)
+
+
+def scoring_key(ctx: SearchContext, net: dict[str, Any], init_seed: int, score_seed: int) -> dict[str, Any]:
     """Everything that changes a stand-alone proxy score (the score cache's key)."""
     s = ctx.settings
     root = None if s.data_root is None else str(Path(s.data_root).resolve())
     return {
         "format": CACHE_FORMAT, "space": s.space, "space_options": s.space_options(),
         "proxy": s.proxy, "proxy_options": {"bn_mode": s.bn_mode}, "network": net,
-        "data": {"dataset": s.dataset, "root": root, "batch_size": s.batch_size, "seed": s.score_seed,
+        "data": {"dataset": s.dataset, "root": root, "batch_size": s.batch_size, "seed": score_seed,
                  "augment": s.augment, "channels_last": s.channels_last,
                  "synthetic_seed": s.seed if s.dataset == "synthetic" else None},
         "init_seed": init_seed, "device": ctx.device.type, "torch": torch.__version__,
     }
 
 
-def proxy_fitness(ctx: SearchContext) -> tuple[Fitness, ScoreCache]:
+def proxy_fitness(ctx: SearchContext, opts: SamplingSettings) -> tuple[Fitness, ScoreCache]:
     """The proxy of a fresh stand-alone network on the one scoring minibatch, through the score cache."""
     s = ctx.settings
     proxy = get_proxy(s.proxy, bn_mode=s.bn_mode)  # type: ignore[arg-type]
-    batch = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.score_seed, seeds.BASELINE_SCORE), ctx.device,
+    batch = BatchStream(ctx.dataset, s.batch_size, derive_seed(opts.score_seed, seeds.BASELINE_SCORE), ctx.device,
                         s.channels_last).next()
     base = ctx.space.default_net_config("validation")
     net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
                         num_classes=ctx.num_classes, input_size=ctx.input_size)
-    init_seed = derive_seed(s.score_seed, seeds.BASELINE_SCORE, 1)
+    init_seed = derive_seed(opts.score_seed, seeds.BASELINE_SCORE, 1)
     net = {"channels": net_cfg.channels, "cells": net_cfg.cells, "num_classes": ctx.num_classes}
     if ctx.input_size != 32:  # keys of 32 px networks stay as they were written
         net["input_size"] = ctx.input_size
-    key = scoring_key(ctx, net, init_seed)
-    cache = ScoreCache(s.score_cache, key)
+    key = scoring_key(ctx, net, init_seed, opts.score_seed)
+    cache = ScoreCache(opts.score_cache, key)
 
     def fitness(genotype: str) -> float:
         hit = cache.get(genotype)
@@ -102,14 +116,14 @@ def proxy_fitness(ctx: SearchContext) -> tuple[Fitness, ScoreCache]:
     return fitness, cache
 
 
-def make_fitness(ctx: SearchContext) -> tuple[Fitness, str, ScoreCache | None]:
+def make_fitness(ctx: SearchContext, opts: SamplingSettings) -> tuple[Fitness, str, ScoreCache | None]:
     """The run's fitness function, its label ('benchmark' or 'proxy:NAME') and the score cache if any."""
     if fitness_kind(ctx.settings) == "benchmark":
         if ctx.benchmark is None:
             raise ConfigError("benchmark fitness needs --benchmark-table CSV")
         fn, label = benchmark_fitness(ctx.benchmark)
         return fn, label, None
-    fn, cache = proxy_fitness(ctx)
+    fn, cache = proxy_fitness(ctx, opts)
     return fn, f"proxy:{ctx.settings.proxy}", cache
 
 
@@ -163,6 +177,7 @@ class FitnessStrategy(Strategy):
     stand-alone network, or a benchmark table): BN mode, the fitness, the journal and its details."""
 
     markers = (JOURNAL, "result.json")
+    Settings = SamplingSettings
 
     def settle(self, settings: SearchConfig) -> SearchConfig:
         """No --bn-mode means batch statistics (NASWOT scores networks in train mode, Mellor et al. issue #1)."""
@@ -175,15 +190,15 @@ class FitnessStrategy(Strategy):
     def prepare(self, ctx: SearchContext) -> None:
         """The fitness function and the journal of a killed run."""
         one_process(ctx)
-        fn, self.fitness_label, self.cache = make_fitness(ctx)
+        fn, self.fitness_label, self.cache = make_fitness(ctx, self.settings)
         self.journal = EvaluationJournal(ctx.folder, fn)
         ctx.carry(self.journal.replayed_seconds)
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         s = ctx.settings
-        out: dict[str, Any] = {"samples": s.samples, "fitness": self.fitness_label, "proxy": s.proxy,
+        out: dict[str, Any] = {"samples": self.settings.samples, "fitness": self.fitness_label, "proxy": s.proxy,
                                "evaluations": self.journal.count, "evaluation_seconds": self.journal.seconds}
         if s.proxy:
-            out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=s.score_seed,
-                       score_cache=s.score_cache, cache_hits=self.cache.hits if self.cache else 0)
+            out.update(bn_mode=s.bn_mode, batch_size=s.batch_size, score_seed=self.settings.score_seed,
+                       score_cache=self.settings.score_cache, cache_hits=self.cache.hits if self.cache else 0)
         return out

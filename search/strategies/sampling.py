@@ -28,9 +28,9 @@ class SampleAndScore(FitnessStrategy):
     def propose(self, ctx: SearchContext) -> list[str]:
         s, space = ctx.settings, ctx.space
         rng = np.random.default_rng(derive_seed(s.seed, seeds.BASELINE_SAMPLE))
-        self.drawn = [space.format_genotype(space.sample(rng)) for _ in range(s.samples)]
+        self.drawn = [space.format_genotype(space.sample(rng)) for _ in range(self.settings.samples)]
         log.info("search %s: strategy=%s space=%s samples=%d fitness=%s seed=%d", ctx.folder.root, s.strategy,
-                 s.space, s.samples, self.fitness_label, s.seed)
+                 s.space, self.settings.samples, self.fitness_label, s.seed)
         return list(dict.fromkeys(self.drawn))
 
     def validate(self, ctx: SearchContext, candidates: list[str]) -> dict[str, float]:

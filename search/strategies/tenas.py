@@ -51,6 +51,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
@@ -58,6 +59,7 @@ import torch
 
 from runtime import seeds
 from runtime.io import append_line, json_safe
+from runtime.settings import SettingsError, setting
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine, te_nas_rank_combine
@@ -86,11 +88,37 @@ TE_NAS_PATCHES = (3, 1000, 3)  # batches, crops per batch, crop side
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
+@dataclass
+class TenasSettings:
+    """TE-NAS's options (Chen et al. 2021; the defaults as its launcher where one is given)."""
+
+    prune_number: int | None = setting(None, "tenas: ops pruned per edge per round (default: TE-NAS's launcher, 1 on "
+                                             "nb201 and 3 on the darts spaces)", minimum=1)
+    tenas_repeat: int = setting(1, "tenas: re-initialisations per round; each removal is ranked by its kappa and R "
+                                   "relative to the unpruned supernet's, averaged (the TE-NAS code: 3)", minimum=1)
+    tenas_lr_length: float = setting(1e-3, "tenas: length of the input segment whose linear regions are counted "
+                                           "(1e-3 leaves R mid-range on TE-NAS's small pruning supernets; about 1e-4 "
+                                           "for the C=16 supernets)")
+    tenas_regions: str = setting("segment", "tenas: how linear regions R are counted: segment (points on a short input "
+                                            "segment through the pruned supernet) or patches (TE-NAS's count: distinct "
+                                            "activation patterns of 3 x 1,000 random one-channel 3x3 crops through a "
+                                            "thin copy, C=1, no stem)", choices=("segment", "patches"))
+    tenas_ranks: str = setting("average", "tenas: how removals are ranked: average (ranks of kappa and R, ties "
+                                          "averaged) or te-nas (the TE-NAS code: relative changes rounded to 3 "
+                                          "decimals, dense ranks)", choices=("average", "te-nas"))
+
+    def validate(self) -> None:
+        """The segment length lies in (0, 1]."""
+        if not 0.0 < self.tenas_lr_length <= 1.0:
+            raise SettingsError(f"--tenas-lr-length must be in (0, 1], got {self.tenas_lr_length}")
+
+
 @STRATEGIES.register("tenas")
 class TenasPruning(Strategy):
     """Prune the full supernet by TE-NAS ranks until a single path (and 2 inputs per DARTS node) remains."""
 
     markers = (ROUNDS, "result.json")
+    Settings = TenasSettings
     spaces: ClassVar[tuple[str, ...]] = ("nb201", "darts", "darts-s1", "darts-s2", "darts-s3", "darts-s4")
 
     def check(self, settings: SearchConfig) -> None:
@@ -115,7 +143,7 @@ class TenasPruning(Strategy):
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.thin: torch.nn.Module | None = None
         self.patches: list[torch.Tensor] = []
-        if s.tenas_regions == "patches":
+        if self.settings.tenas_regions == "patches":
             thin = {**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False}
             self.thin_cfg = NetConfig(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
                                       **thin, **TE_NAS_OPS)
@@ -128,7 +156,7 @@ class TenasPruning(Strategy):
             ctx.folder.path(ROUNDS).unlink(missing_ok=True)
         ctx.carry(sum(float(r["seconds"]) for r in self.saved))
         self.rounds: list[dict[str, Any]] = []
-        self.prune_number = s.prune_number or prune_number
+        self.prune_number = self.settings.prune_number or prune_number
 
     @contextmanager
     def measurer(self, ctx: SearchContext) -> Iterator[Measure]:
@@ -136,7 +164,7 @@ class TenasPruning(Strategy):
         patches: TE-NAS's count on the thin copy over the round's crops)."""
         thin = self.thin
         regions = None if thin is None else (lambda x: activation_patterns(thin, self.patches))
-        tenas = Tenas(bn_mode="batch", lr_length=ctx.settings.tenas_lr_length)
+        tenas = Tenas(bn_mode="batch", lr_length=self.settings.tenas_lr_length)
         with tenas.measure_session(self.supernet, regions) as measure:
             yield measure
 
@@ -170,19 +198,19 @@ class TenasPruning(Strategy):
                     out.append(measure(x))
             return out
 
-        if s.tenas_repeat == 1 and s.tenas_ranks == "average":
+        if self.settings.tenas_repeat == 1 and self.settings.tenas_ranks == "average":
             raw = removals()
             return raw, rank_combine(raw)
         kappa, regions = [], []  # per initialisation: each removal's ratio to the unpruned supernet's
-        for k in range(s.tenas_repeat):
-            if s.tenas_repeat > 1:
+        for k in range(self.settings.tenas_repeat):
+            if self.settings.tenas_repeat > 1:
                 self._reinit(ctx, k)
             base = measure(x)
             ms = removals()
             kappa.append([m.ntk_cond / base.ntk_cond for m in ms])
             regions.append([m.regions / base.regions for m in ms])
         means = [TenasMeasure(float(a), float(b)) for a, b in zip(np.mean(kappa, 0), np.mean(regions, 0))]
-        return means, rank_combine(means) if s.tenas_ranks == "average" else te_nas_rank_combine(kappa, regions)
+        return means, rank_combine(means) if self.settings.tenas_ranks == "average" else te_nas_rank_combine(kappa, regions)
 
     def _batch(self, ctx: SearchContext, r: int) -> torch.Tensor:
         """Round r's minibatch; with a thin copy, also its crops (TE-NAS draws them per measure; one set per round
@@ -268,8 +296,8 @@ class TenasPruning(Strategy):
 
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         return {"rounds": len(self.rounds), "batch_size": ctx.settings.batch_size, "prune_number": self.prune_number,
-                "supernet": self.size, "regions": ctx.settings.tenas_regions,
-                "lr_length": ctx.settings.tenas_lr_length,
-                "repeat": ctx.settings.tenas_repeat, "ranks": ctx.settings.tenas_ranks,
+                "supernet": self.size, "regions": self.settings.tenas_regions,
+                "lr_length": self.settings.tenas_lr_length,
+                "repeat": self.settings.tenas_repeat, "ranks": self.settings.tenas_ranks,
                 "measurements": sum(len(r["pairs"]) for r in self.rounds),
                 "round_seconds": [r["seconds"] for r in self.rounds]}

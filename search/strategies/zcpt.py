@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import math
 import time
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -28,7 +28,7 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.rundir import RunFolder, RunFolderError, settings_differences
 from runtime.seeds import derive_seed
-from runtime.settings import schema_of
+from runtime.settings import setting
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
 from supernet.mixing import MIXING
@@ -39,7 +39,7 @@ from ..benchmarks import FREE as BENCHMARK_SETTINGS
 from ..config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
-from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, validate_candidates
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, build_validator, validate_candidates
 from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
 from .base import CANDIDATES, STRATEGIES, SearchContext, Strategy
 
@@ -93,22 +93,35 @@ def uninformed_decisions(rows: list[dict[str, Any]]) -> str | None:
 
 # settings that change only the validation stage (and where the result goes), not the proposals
 VALIDATION_ONLY = frozenset({f.name for f in fields(ValidatorSettings)} | set(BENCHMARK_SETTINGS) | {
-    "validation_batches", "val_channels", "val_cells", "out", "proposals_from"})
+    "validator", "validation_batches", "val_channels", "val_cells", "out", "proposals_from"})
 
 
-def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig) -> None:
+@dataclass
+class ZeroCostPTSettings:
+    """Zero-Cost-PT's options: N proposal iterations, V validation minibatches, proposals taken from another run."""
+
+    iterations: int = setting(10, "zcpt: proposal iterations N", short="-N", minimum=1)
+    validation_batches: int = setting(100, "zcpt: validation minibatches V (the proxy validator's sum)", short="-V",
+                                      minimum=1)
+    proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
+                                               "proposal settings) and only validate, e.g. to compare validators",
+                                         path=True)
+
+
+def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig, iterations: int) -> None:
     """Copy the finished proposals (and their decisions) of `source`, a run with the same proposal settings."""
     if not source.exists("config.yaml") or not source.exists(PROPOSALS):
         raise RunFolderError(f"--proposals-from {source.root}: not a search run directory with proposals "
                              f"(config.yaml, {PROPOSALS})")
+    from ..plugins import search_schema  # the plugins' table imports the strategies
     diff = settings_differences(settings.to_dict(), source.read_yaml("config.yaml"), VALIDATION_ONLY,
-                                schema_of(SearchConfig))
+                                search_schema())
     if diff:
         raise RunFolderError(f"--proposals-from {source.root}: its proposal settings differ ({', '.join(diff)}); "
                              "only validation settings may change")
     proposals = source.read_json(PROPOSALS, kind=list)
-    if len(proposals) < settings.iterations:
-        raise RunFolderError(f"--proposals-from {source.root} has {len(proposals)} of {settings.iterations} proposal "
+    if len(proposals) < iterations:
+        raise RunFolderError(f"--proposals-from {source.root} has {len(proposals)} of {iterations} proposal "
                              "iterations finished; finish it first (opscore search --resume)")
     folder.write_jsonl(DECISIONS, source.read_jsonl(DECISIONS, keys=("iteration",)))
     folder.write_json(PROPOSALS, proposals)
@@ -120,6 +133,7 @@ class ZeroCostPT(Strategy):
     """Zero-Cost-PT: proposals by an operation scorer and an edge order, validation by a proxy sum."""
 
     markers = (PROPOSALS, "result.json")
+    Settings = ZeroCostPTSettings
 
     def settle(self, settings: SearchConfig) -> SearchConfig:
         """No --proxy means nwot and no --bn-mode eval (the defaults), written as such into config.yaml."""
@@ -137,8 +151,9 @@ class ZeroCostPT(Strategy):
                                                                            ctx.device, ctx.num_classes,
                                                                            ctx.input_size)
         self.a0 = self.state.snapshot()
-        if s.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
-            adopt_proposals(ctx.folder, RunFolder(Path(s.proposals_from), writes=False), s)
+        if self.settings.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
+            adopt_proposals(ctx.folder, RunFolder(Path(self.settings.proposals_from), writes=False), s,
+                            self.settings.iterations)
         done = read_proposals(ctx.folder) if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
         self.proposals: list[Proposal] = []
@@ -169,13 +184,13 @@ class ZeroCostPT(Strategy):
         decisions = DecisionLog((lambda rows: folder.write_jsonl(DECISIONS, rows)) if sequential else None)
         decisions.rows = old_rows if sequential else []
         log.info("search %s: strategy=zcpt space=%s scorer=%s proxy=%s order=%s N=%d V=%d batch=%d seed=%d "
-                 "device=%s bn=%s workers=%d", folder.root, s.space, s.scorer, s.proxy, s.order, s.iterations,
-                 s.validation_batches, s.batch_size, s.seed, ctx.device, s.bn_mode, workers.world)
+                 "device=%s bn=%s workers=%d", folder.root, s.space, s.scorer, s.proxy, s.order, self.settings.iterations,
+                 self.settings.validation_batches, s.batch_size, s.seed, ctx.device, s.bn_mode, workers.world)
         proposals = list(done)
         ctx.carry(sum(p.seconds for p in done))
         stepwise = sequential and self.scorer.replayable
         with self.scorer.session():  # hooks attached once per search
-            for i in tqdm(workers.mine(list(range(len(done), s.iterations))), desc="proposal",
+            for i in tqdm(workers.mine(list(range(len(done), self.settings.iterations))), desc="proposal",
                           disable=not ctx.show_progress):
                 torch.manual_seed(derive_seed(s.seed, seeds.PROPOSAL, i, 2))  # augmentation / noise ops
                 stream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.PROPOSAL, i), ctx.device,
@@ -214,12 +229,12 @@ class ZeroCostPT(Strategy):
         s, folder, workers = ctx.settings, ctx.folder, ctx.workers
         t_val = time.perf_counter()
         torch.manual_seed(derive_seed(s.seed, seeds.VALIDATION, 1))
-        validator = VALIDATORS.create(s.validator, settings=s)
+        validator = build_validator(s.validator, s.options)
         batches = []
         if validator.needs_proxy:
             vstream = BatchStream(ctx.dataset, s.batch_size, derive_seed(s.seed, seeds.VALIDATION), ctx.device,
                                   s.channels_last)
-            batches = vstream.take(s.validation_batches)
+            batches = vstream.take(self.settings.validation_batches)
         base = ctx.space.default_net_config("validation")
         net_cfg = NetConfig(channels=s.val_channels or base.channels, cells=s.val_cells or base.cells,
                             num_classes=ctx.num_classes, input_size=ctx.input_size)
@@ -282,7 +297,7 @@ class ZeroCostPT(Strategy):
     def details(self, ctx: SearchContext) -> dict[str, Any]:
         s, first = ctx.settings, self.proposals[0]
         out: dict[str, Any] = {
-            "scorer": s.scorer, "proxy": s.proxy, "order": s.order, "N": s.iterations, "V": s.validation_batches,
+            "scorer": s.scorer, "proxy": s.proxy, "order": s.order, "N": self.settings.iterations, "V": self.settings.validation_batches,
             "batch_size": s.batch_size, "bn_mode": s.bn_mode, "validator": s.validator,
             "perturbations_per_iteration": first.evaluations,
             "proposal_seconds": [p.seconds for p in self.proposals], "validation_seconds": self.validation_seconds,

@@ -3,8 +3,9 @@
 A validator builds each candidate as a freshly initialised stand-alone network (the same init seed for
 every candidate, so a candidate's score does not depend on the others) and scores it: by a zero-cost
 proxy summed over V minibatches (`proxy`, Xiang et al. 2023), or after a little training (`tse`,
-`tse-e`, `tse-ema`: Ru et al. 2021; `fear`: Dey et al. 2021). Their settings are `ValidatorSettings`,
-fields shared by every command that validates (opscore search, opscore proxies).
+`tse-e`, `tse-ema`: Ru et al. 2021; `fear`: Dey et al. 2021). Each declares its own options as its `Settings`
+(the training validators share `TrainingSettings`); `ValidatorSettings` (search.validators) holds them all, for
+a command that may run any of them (opscore proxies).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from runtime.seeds import VALIDATION, derive_seed
-from runtime.settings import SettingsError, setting
+from runtime.settings import NoOptions, SettingsError, plugin_settings, setting
 from scoring.proxies.base import Proxy
 from supernet.registry import Registry
 from supernet.spaces.base import NetConfig, SearchSpace
@@ -31,90 +32,26 @@ def vote_members(spec: str) -> list[str]:
 
 
 @dataclass
-class ValidatorSettings:
-    """Settings of the validators (a base of the settings of every command that validates)."""
+class TrainingSettings:
+    """Options of the validators that train each candidate a little (tse, tse-e, tse-ema, fear)."""
 
-    validator: str = setting("proxy", "validation ranker: proxy (the proxy summed over V minibatches), tse, "
-                                      "tse-e, tse-ema, fear (opscore list)")
-    val_epochs: int = setting(1, "tse*/fear: training epochs of each candidate (fear: stage 1's cap)")
+    val_epochs: int = setting(1, "tse*/fear: training epochs of each candidate (fear: stage 1's cap)", minimum=1)
     val_steps_per_epoch: int | None = setting(None, "tse*/fear: minibatches per epoch (default: a pass over the "
-                                                    "data)")
+                                                    "data)", minimum=1)
     val_batch_size: int | None = setting(None, "tse*/fear: training minibatch size (default: --batch-size)",
                                             minimum=2)
     val_lr: float = setting(0.1, "tse*/fear: SGD learning rate, cosine to 0 over the training (NB201's recipe)")
-    val_weight_decay: float = setting(5e-4, "tse*/fear: SGD weight decay (NB201's recipe)")
-    tse_e: int = setting(1, "tse-e: the last E epochs count (Ru et al. 2021: E=1)")
-    tse_gamma: float = setting(0.999, "tse-ema: decay gamma (Ru et al. 2021's recommendation)")
-    fear_threshold: float = setting(0.6, "fear: training accuracy that ends stage 1 (Dey et al. 2021: 0.6 on "
-                                         "CIFAR-10; `opscore fear-threshold` derives it)")
-    fear_window: int = setting(10, "fear: stage 1 ends when the mean accuracy of this many last minibatches "
-                                   "reaches the threshold")
-    fear_freeze: float = setting(0.53, "fear: share of the parameters, from the input on, frozen in stage 2 "
-                                       "(Dey et al. 2021: about 53%)")
-    fear_stage2_steps: int = setting(50, "fear: minibatches of stage 2 (last layers only)")
-    fear_reject_ratio: float = setting(4.0, "fear: early-reject a candidate whose stage 1 needs more than r "
-                                            "times the fewest steps so far (Dey et al. 2021: r=4)")
-    vote: str = setting("proxy,tse-ema", "vote: the validators whose ranks are summed (comma list of two or more)")
-    val_repeats: int = setting(1, "tse*: train each candidate R times (each from its own initialisation and "
-                                  "minibatch order; the first is the single run's) and average the estimates: "
-                                  "less noise for R times the cost", minimum=1)
+    val_weight_decay: float = setting(5e-4, "tse*/fear: SGD weight decay (NB201's recipe)", minimum=0.0)
     val_train_channels: int | None = setting(None, "tse*/fear: width of the network they train (default: the "
                                                    "validation network's); a vote can train small while its "
                                                    "proxy member sums on the usual network", minimum=1)
     val_train_cells: int | None = setting(None, "tse*/fear: depth of the network they train (default: the "
                                                 "validation network's)", minimum=1)
 
-    def validate_validator(self) -> None:
-        """Range checks of the validator settings."""
-        positive = {"val_epochs": self.val_epochs, "tse_e": self.tse_e, "fear_window": self.fear_window,
-                    "val_steps_per_epoch": 1 if self.val_steps_per_epoch is None else self.val_steps_per_epoch,
-                    "fear_stage2_steps": self.fear_stage2_steps, "val_repeats": self.val_repeats}
-        for key, v in positive.items():
-            if v < 1:
-                raise SettingsError(f"--{key.replace('_', '-')} must be at least 1, got {v}")
-        if self.val_batch_size is not None and self.val_batch_size < 2:
-            raise SettingsError(f"--val-batch-size must be at least 2, got {self.val_batch_size}")
-        if not 0.0 < self.tse_gamma <= 1.0:
-            raise SettingsError(f"--tse-gamma must be in (0, 1], got {self.tse_gamma}")
-        if not 0.0 <= self.fear_freeze < 1.0:
-            raise SettingsError(f"--fear-freeze is a share of the parameters in [0, 1), got {self.fear_freeze}")
-        if not 0.0 < self.fear_threshold <= 1.0:
-            raise SettingsError(f"--fear-threshold is a training accuracy in (0, 1], got {self.fear_threshold}")
-        if self.fear_reject_ratio < 1.0:
-            raise SettingsError(f"--fear-reject-ratio must be at least 1, got {self.fear_reject_ratio}")
-        if self.val_lr <= 0 or self.val_weight_decay < 0:
-            raise SettingsError("--val-lr must be positive and --val-weight-decay 0 or more")
-        if self.validator == "vote":
-            self._validate_vote()
-        used = self.validators_in_use()
-        if all(n in VALIDATORS for n in used):  # an unknown name is reported where the validator is created
-            self._validate_training_settings(used)
-
-    def _validate_vote(self) -> None:
-        """The members of --vote: two or more distinct registered validators, not vote itself."""
-        members = vote_members(self.vote)
-        for n in members:
-            if n == "vote" or n not in VALIDATORS:
-                raise SettingsError(f"--vote: {n!r} is not a validator to vote with; choose from "
-                                    f"{', '.join(v for v in VALIDATORS.names() if v != 'vote')}")
-        if len(set(members)) < 2 or len(set(members)) < len(members):
-            raise SettingsError(f"--vote needs two or more different validators, e.g. proxy,tse-ema; got {self.vote!r}")
-
-    def _validate_training_settings(self, used: list[str]) -> None:
-        """--val-repeats and --val-train-* only with a validator they apply to (never silently ignored)."""
-        what = ", ".join(used) or "none"
-        if self.val_repeats > 1 and not any(VALIDATORS.get(n).repeatable for n in used):
-            raise SettingsError(f"--val-repeats applies to tse, tse-e and tse-ema, and none is in use (validators: "
-                                f"{what}): drop --val-repeats or choose a tse validator")
-        sized = {"val_train_channels": self.val_train_channels, "val_train_cells": self.val_train_cells}
-        for key, v in sized.items():
-            if v is not None and all(VALIDATORS.get(n).needs_proxy for n in used):
-                raise SettingsError(f"--{key.replace('_', '-')} sizes the network that tse*/fear train, and none "
-                                    f"is in use (validators: {what}): drop it or choose a training validator")
-
-    def validators_in_use(self) -> list[str]:
-        """The validators these settings run (a vote: its members); `opscore proxies` names its own."""
-        return vote_members(self.vote) if self.validator == "vote" else [self.validator]
+    def validate(self) -> None:
+        """A positive learning rate."""
+        if self.val_lr <= 0:
+            raise SettingsError(f"--val-lr must be positive, got {self.val_lr}")
 
 
 @dataclass
@@ -163,8 +100,21 @@ class Validator(ABC):
     order_dependent: ClassVar[bool] = False  # a verdict depends on the candidates scored before it
     repeatable: ClassVar[bool] = False  # --val-repeats averages several trainings of a candidate
 
-    def __init__(self, settings: ValidatorSettings) -> None:
-        self.settings = settings
+    Settings: ClassVar[type] = NoOptions  # the validator's own options (flags, YAML keys)
+
+    def __init__(self, **options: Any) -> None:
+        self.settings: Any = plugin_settings(self.Settings, options, f"validator {self.name!r}")
+
+    @classmethod
+    def in_use(cls, options: Mapping[str, Any]) -> list[str]:
+        """The validators a run of this one uses, given the run's flat options (a vote: itself and its members),
+        so that their options are accepted."""
+        return [cls.name]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "Validator":
+        """This validator built from a run's flat options (each validator takes its own)."""
+        return VALIDATORS.create(cls.name, **{k: options[k] for k in VALIDATORS.options(cls.name) if k in options})
 
     def finalize(self, scores: Mapping[str, float], details: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
         """The final scores of the candidates scored so far, from their scores and details (a vote ranks them
@@ -188,3 +138,8 @@ class Validator(ABC):
 
 
 VALIDATORS: Registry[type[Validator]] = Registry("validator")
+
+
+def build_validator(name: str, options: Mapping[str, Any]) -> Validator:
+    """The validator `name` built from a run's flat options (its own and, for a vote, its members')."""
+    return VALIDATORS.get(name).from_options(options)

@@ -13,9 +13,12 @@ optimiser; the final accuracy is the mean over stage 2's last `fear_window` mini
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict
+from runtime.settings import SettingsError, setting
+
+from .base import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
 from .training import Step, cosine, freeze_input_side, sgd, train_steps, training_network, training_stream, window_mean
 
 
@@ -24,14 +27,38 @@ def stage1_budget(cap: int, fewest: int | None, ratio: float) -> int:
     return cap if fewest is None else min(cap, math.floor(ratio * fewest))
 
 
+@dataclass
+class FEARSettings(TrainingSettings):
+    """FEAR's options (Dey et al. 2021): the threshold of stage 1, the frozen share, stage 2, early rejection."""
+
+    fear_threshold: float = setting(0.6, "fear: training accuracy that ends stage 1 (Dey et al. 2021: 0.6 on "
+                                         "CIFAR-10; `opscore fear-threshold` derives it)")
+    fear_window: int = setting(10, "fear: stage 1 ends when the mean accuracy of this many last minibatches "
+                                   "reaches the threshold", minimum=1)
+    fear_freeze: float = setting(0.53, "fear: share of the parameters, from the input on, frozen in stage 2 "
+                                       "(Dey et al. 2021: about 53%)")
+    fear_stage2_steps: int = setting(50, "fear: minibatches of stage 2 (last layers only)", minimum=1)
+    fear_reject_ratio: float = setting(4.0, "fear: early-reject a candidate whose stage 1 needs more than r "
+                                            "times the fewest steps so far (Dey et al. 2021: r=4)", minimum=1.0)
+
+    def validate(self) -> None:
+        """The shares and the accuracy lie in their ranges."""
+        super().validate()
+        if not 0.0 <= self.fear_freeze < 1.0:
+            raise SettingsError(f"--fear-freeze is a share of the parameters in [0, 1), got {self.fear_freeze}")
+        if not 0.0 < self.fear_threshold <= 1.0:
+            raise SettingsError(f"--fear-threshold is a training accuracy in (0, 1], got {self.fear_threshold}")
+
+
 @VALIDATORS.register("fear")
 class FEAR(Validator):
     """Stage-2 training accuracy after reaching the threshold; early rejection by the ratio rule."""
 
     order_dependent = True  # the ratio rule compares with the candidates before
+    Settings = FEARSettings
 
-    def __init__(self, settings: ValidatorSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.fewest: int | None = None  # stage-1 steps of the fastest candidate so far
         self.early_reject = True  # off in `independent` mode: `settle` applies the rule afterwards
 

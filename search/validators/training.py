@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import BatchStream
-from .base import ValidationContext, ValidatorSettings
+from .base import ValidationContext, TrainingSettings
 
 Step = dict[str, float | int | str]
 _TRAIN_DATA = 3  # (VALIDATION, 3): the training minibatches, the same for every candidate
 
 
-def training_stream(ctx: ValidationContext, settings: ValidatorSettings) -> tuple[BatchStream, int]:
+def training_stream(ctx: ValidationContext, settings: TrainingSettings) -> tuple[BatchStream, int]:
     """The candidates' training minibatches (the same order for each) and the steps of one epoch."""
     bs = settings.val_batch_size or ctx.batch_size
     stream = BatchStream(ctx.dataset, bs, ctx.seed_for(_TRAIN_DATA), ctx.device,
@@ -26,12 +26,12 @@ def training_stream(ctx: ValidationContext, settings: ValidatorSettings) -> tupl
     return stream, per_epoch
 
 
-def training_network(ctx: ValidationContext, settings: ValidatorSettings, genotype: str) -> nn.Module:
+def training_network(ctx: ValidationContext, settings: TrainingSettings, genotype: str) -> nn.Module:
     """The network a training validator trains: the validation network, resized by --val-train-channels/-cells."""
     return ctx.network(genotype, settings.val_train_channels, settings.val_train_cells)
 
 
-def sgd(params: Iterable[nn.Parameter], settings: ValidatorSettings) -> torch.optim.SGD:
+def sgd(params: Iterable[nn.Parameter], settings: TrainingSettings) -> torch.optim.SGD:
     """SGD, momentum 0.9 with Nesterov, the validators' learning rate and weight decay."""
     return torch.optim.SGD(params, lr=settings.val_lr, momentum=0.9, nesterov=True,
                            weight_decay=settings.val_weight_decay)

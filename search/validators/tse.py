@@ -10,12 +10,43 @@ so the estimate is the mean of the R single estimates.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from scoring.tse import TSERecorder, estimate
 
-from .base import VALIDATORS, ValidationContext, Validator, Verdict
+from runtime.settings import SettingsError, setting
+
+from .base import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
 from .training import cosine, sgd, train_steps, training_network, training_stream
+
+
+@dataclass
+class TSESettings(TrainingSettings):
+    """Options of the training-speed validators (tse, tse-e, tse-ema)."""
+
+    val_repeats: int = setting(1, "tse*: train each candidate R times (each from its own initialisation and "
+                                  "minibatch order; the first is the single run's) and average the estimates: "
+                                  "less noise for R times the cost", minimum=1)
+
+
+@dataclass
+class TSEESettings(TSESettings):
+    """tse-e's options: how many of the last epochs count."""
+
+    tse_e: int = setting(1, "tse-e: the last E epochs count (Ru et al. 2021: E=1)", minimum=1)
+
+
+@dataclass
+class TSEEMASettings(TSESettings):
+    """tse-ema's options: the decay."""
+
+    tse_gamma: float = setting(0.999, "tse-ema: decay gamma (Ru et al. 2021's recommendation)")
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0.0 < self.tse_gamma <= 1.0:
+            raise SettingsError(f"--tse-gamma must be in (0, 1], got {self.tse_gamma}")
 
 
 class _TSE(Validator):
@@ -23,6 +54,7 @@ class _TSE(Validator):
 
     estimator: ClassVar[str] = "tse"
     repeatable = True
+    Settings = TSESettings
 
     def options(self) -> dict[str, float]:
         """The estimator's own options (E, gamma)."""
@@ -67,6 +99,7 @@ class TSEE(_TSE):
     """Minus TSE-E, the sum over the last E epochs."""
 
     estimator = "tse-e"
+    Settings = TSEESettings
 
     def options(self) -> dict[str, float]:
         return {"E": self.settings.tse_e}
@@ -77,6 +110,7 @@ class TSEEMA(_TSE):
     """Minus TSE-EMA, the gamma-weighted sum, recent epochs weighted most."""
 
     estimator = "tse-ema"
+    Settings = TSEEMASettings
 
     def options(self) -> dict[str, float]:
         return {"gamma": self.settings.tse_gamma}

@@ -10,9 +10,12 @@ members' scores kept in the details, and the engine's tie rule (the first candid
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .base import VALIDATORS, ValidationContext, Validator, ValidatorSettings, Verdict, vote_members
+from runtime.settings import SettingsError, setting
+
+from .base import VALIDATORS, ValidationContext, Validator, Verdict, build_validator, vote_members
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -35,15 +38,47 @@ def rank_sums(member_scores: Mapping[str, Mapping[str, float]], candidates: list
     return total
 
 
+@dataclass
+class VoteSettings:
+    """The vote's members (their own options are theirs)."""
+
+    vote: str = setting("proxy,tse-ema", "vote: the validators whose ranks are summed (comma list of two or more)")
+
+    def validate(self) -> None:
+        """Two or more distinct registered validators, not vote itself."""
+        members = vote_members(self.vote)
+        for n in members:
+            if n == "vote" or n not in VALIDATORS:
+                raise SettingsError(f"--vote: {n!r} is not a validator to vote with; choose from "
+                                    f"{', '.join(v for v in VALIDATORS.names() if v != 'vote')}")
+        if len(set(members)) < 2 or len(set(members)) < len(members):
+            raise SettingsError(f"--vote needs two or more different validators, e.g. proxy,tse-ema; got {self.vote!r}")
+
+
 @VALIDATORS.register("vote")
 class Vote(Validator):
     """Sum of the members' ranks; each member scores as it does alone."""
 
     needs_proxy = True  # per instance: whether a member does; `opscore proxies` (no proxy sum) leaves vote out
+    Settings = VoteSettings
 
-    def __init__(self, settings: ValidatorSettings) -> None:
-        super().__init__(settings)
-        self.members = {n: VALIDATORS.create(n, settings=settings) for n in vote_members(settings.vote)}
+    @classmethod
+    def in_use(cls, options: Mapping[str, Any]) -> list[str]:
+        """The vote and its members (whose options a run may set)."""
+        return [cls.name, *vote_members(str(options.get("vote", VoteSettings.vote)))]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "Vote":
+        """The vote, each member built from the run's options."""
+        vote = cls(vote=options.get("vote", VoteSettings.vote))
+        vote.members = {n: build_validator(n, options) for n in vote_members(vote.settings.vote)}
+        vote.needs_proxy = any(m.needs_proxy for m in vote.members.values())
+        vote.order_dependent = any(m.order_dependent for m in vote.members.values())
+        return vote
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.members = {n: VALIDATORS.create(n) for n in vote_members(self.settings.vote)}
         self.needs_proxy = any(m.needs_proxy for m in self.members.values())
         self.order_dependent = any(m.order_dependent for m in self.members.values())
 

@@ -7,9 +7,12 @@ This module also re-exports the genotype and network API used by retraining.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
+
+from runtime.settings import setting
 
 from ..arch_state import ArchState
 from .base import GenotypeError, NetConfig, SearchSpace, TopologyGroup
@@ -27,11 +30,20 @@ __all__ = ["DartsSpace", "DartsGenotype", "parse_darts_genotype", "format_darts_
 IMAGENET_MIN_INPUT = 65  # build_network picks NetworkImageNet for inputs larger than 64 pixels
 
 
+@dataclass
+class DartsSpaceSettings:
+    """The DARTS space's option."""
+
+    include_none: bool | None = setting(None, "darts: make 'none' a candidate op (default: the space's, excluded as "
+                                              "in DARTS-PT)")
+
+
 @SPACES.register("darts")
 class DartsSpace(SearchSpace):
     """DARTS CNN space; subclasses change only `edge_ops` (the RobustDARTS subspaces)."""
 
     genotype_without_none: ClassVar[bool] = True
+    Settings: ClassVar[type] = DartsSpaceSettings
 
     def __init__(self, include_none: bool = False) -> None:
         self.include_none = bool(include_none)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from runtime.settings import NoOptions
+
 from .darts import DartsSpace
 from .darts_genotype import STEPS, node_inputs
 from . import SPACES
@@ -39,6 +41,7 @@ class _Subspace(DartsSpace):
 
     normal_ops: ClassVar[tuple[tuple[str, ...], ...]]
     reduce_ops: ClassVar[tuple[tuple[str, ...], ...]]
+    Settings: ClassVar[type] = NoOptions
 
     def __init__(self) -> None:
         super().__init__(include_none=False)
