@@ -87,6 +87,14 @@ class SearchConfig:
         """The settings flat, as config.yaml holds them: the core, then every option of the plugins in use."""
         return {**self.core(), **self.options}
 
+    def __getattr__(self, name: str) -> Any:
+        """A plugin option in use reads like a setting (`cfg.iterations` of a zcpt run); read-only."""
+        if name != "options" and not name.startswith("__"):
+            options = self.__dict__.get("options") or {}
+            if name in options:
+                return options[name]
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r} (nor does a plugin this run uses)")
+
     def option(self, name: str, default: Any = None) -> Any:
         """The value of plugin option `name` in this run (`default` when no plugin in use declares it)."""
         return self.options.get(name, default)

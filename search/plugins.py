@@ -15,8 +15,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from runtime.settings import (Schema, SettingsError, check_values, declaring_class, flag_name, plugin_settings,
-                              read_yaml_settings)
+from runtime.settings import (Schema, SettingsError, check_values, declaring_class, flag_name, merge_settings,
+                              plugin_settings, read_yaml_settings)
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
 from supernet.registry import Registry
@@ -206,3 +206,10 @@ def option_groups() -> list[tuple[str, list[Option]]]:
 def names(values: Iterable[Option]) -> list[str]:
     """The option names of `values`."""
     return [o.name for o in values]
+
+
+def all_search_settings() -> Any:
+    """One settings class holding the core and every plugin option once: every flag of `opscore search` (the
+    command reference, the flag tests)."""
+    parts = [SearchConfig, *dict.fromkeys(o.declared_by for o in options_table().values())]
+    return merge_settings("AllSearchSettings", parts, "The core settings of a search and every plugin's options.")

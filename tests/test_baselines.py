@@ -21,6 +21,7 @@ from scoring.proxies.base import Proxy
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns
 from search.cli import main as opscore
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.batches import random_patches
 from search.run import run_search
 from search.score_cache import ScoreCache
@@ -128,7 +129,7 @@ def table(tmp_path) -> Path:
 
 def cfg(**kw) -> SearchConfig:
     base = dict(space="planted", dataset="synthetic", batch_size=4, seed=1, channels_last=False)
-    return SearchConfig(**{**base, **kw}).validate()
+    return search_config(**{**base, **kw}).validate()
 
 
 def test_the_toy_space_is_what_the_tests_assume():
@@ -276,7 +277,7 @@ def test_tenas_prunes_prune_number_ops_per_edge_per_round(tmp_path, monkeypatch,
         yield measure
 
     monkeypatch.setattr(TenasPruning, "measurer", scripted)
-    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+    c = search_config(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
                      channels_last=False, prune_number=prune_number).validate()
     res = run_search(c, tmp_path / "run", progress=False)
     log = tenas_rounds(tmp_path / "run")
@@ -295,7 +296,7 @@ def test_tenas_on_darts_prunes_three_ops_per_edge_by_default(tmp_path, monkeypat
         yield lambda x: TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
 
     monkeypatch.setattr(TenasPruning, "measurer", scripted)
-    c = SearchConfig(strategy="tenas", space="darts", dataset="synthetic", batch_size=4, channels=2, cells=2,
+    c = search_config(strategy="tenas", space="darts", dataset="synthetic", batch_size=4, channels=2, cells=2,
                      channels_last=False).validate()
     res = run_search(c, tmp_path / "run", progress=False)
     log = tenas_rounds(tmp_path / "run")
@@ -324,7 +325,7 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
     import search.strategies.tenas as tenas_module
     made = []
     monkeypatch.setattr(tenas_module, "Tenas", lambda **kw: made.append(kw) or Tenas(**kw))
-    c = SearchConfig(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
+    c = search_config(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
                      tenas_lr_length=0.003).validate()
     res = run_search(c, tmp_path / "run", progress=False)
     assert res["supernet"] == size
@@ -379,7 +380,7 @@ def test_tenas_patches_count_regions_on_te_nas_thin_copy(tmp_path, monkeypatch, 
             yield checked if space == "nb201" else cheap
 
     monkeypatch.setattr(TenasPruning, "measurer", spy)
-    c = SearchConfig(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
+    c = search_config(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
                      tenas_regions="patches").validate()
     res = run_search(c, tmp_path / "run", progress=False)
     thin = {"nb201": {"channels": 1, "cells": 1, "depth": 1, "stem": False},
@@ -407,7 +408,7 @@ def test_tenas_repeat_reinitialises_the_thin_copy_too(tmp_path, monkeypatch):
         yield measure
 
     monkeypatch.setattr(TenasPruning, "measurer", scripted)
-    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels_last=False,
+    c = search_config(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels_last=False,
                      tenas_regions="patches", tenas_repeat=2).validate()
     run_search(c, tmp_path / "run", progress=False)
     per_init = 1 + 24  # round 0: the unpruned supernet and 24 removals per initialisation
@@ -456,7 +457,7 @@ def test_tenas_repeat_ranks_kappa_and_regions_relative_to_each_initialisation(tm
     results = {}
     for repeat in (1, 3):
         scales.clear()
-        c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+        c = search_config(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
                          channels_last=False, tenas_repeat=repeat).validate()
         results[repeat] = run_search(c, tmp_path / f"r{repeat}", progress=False)
         log = tenas_rounds(tmp_path / f"r{repeat}")
@@ -485,7 +486,7 @@ def test_tenas_te_nas_ranks_measure_the_unpruned_supernet_and_rank_rounded_chang
         yield measure
 
     monkeypatch.setattr(TenasPruning, "measurer", scripted)
-    c = SearchConfig(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
+    c = search_config(strategy="tenas", space="nb201", dataset="synthetic", batch_size=4, channels=2, cells=1,
                      channels_last=False, tenas_ranks="te-nas").validate()
     res = run_search(c, tmp_path / "run", progress=False)
     first = tenas_rounds(tmp_path / "run")[0]
@@ -547,11 +548,11 @@ def test_the_score_cache_returns_what_was_stored_and_any_key_change_invalidates_
 def test_naswot_reuses_the_cache_across_runs_and_a_changed_key_rescores(tmp_path):
     base = dict(strategy="naswot", space="nb201", dataset="synthetic", val_channels=4, val_cells=1, batch_size=8,
                 samples=4, score_cache=str(tmp_path / "scores.jsonl"), channels_last=False)
-    first = run_search(SearchConfig(**base, seed=0), tmp_path / "r0", progress=False)
-    again = run_search(SearchConfig(**base, seed=0), tmp_path / "r0b", progress=False)
+    first = run_search(search_config(**base, seed=0), tmp_path / "r0", progress=False)
+    again = run_search(search_config(**base, seed=0), tmp_path / "r0b", progress=False)
     assert first["cache_hits"] == 0 and again["cache_hits"] == again["evaluations"] == first["evaluations"]
     assert again["genotype"] == first["genotype"] and again["validation_score"] == first["validation_score"]
-    other = run_search(SearchConfig(**{**base, "batch_size": 6}, seed=0), tmp_path / "r1", progress=False)
+    other = run_search(search_config(**{**base, "batch_size": 6}, seed=0), tmp_path / "r1", progress=False)
     assert other["cache_hits"] == 0
 
 
@@ -587,7 +588,7 @@ def test_report_groups_by_differing_settings_with_hand_computed_mean_and_std(tmp
 
 
 def test_report_takes_a_missing_setting_at_its_default_and_groups_across_proposal_sources(tmp_path):
-    default = SearchConfig().population
+    default = search_config(strategy="evolution", proxy="nwot").population
     result = {"benchmark": {"acc": 90.0}, "seconds": 1.0, "unique_candidates": 3}
     runs = [make_run(tmp_path, "old", {"strategy": "zcpt", "seed": 0}, result),  # written before `population`
             make_run(tmp_path, "new", {"strategy": "zcpt", "seed": 1, "population": default,

@@ -107,12 +107,12 @@ def test_scoring_context_has_typed_settings_not_options():
     with pytest.raises(TypeError):
         ScoringContext(SPACE, net, st, None, {"batched": True})  # type: ignore[misc]
     ctx = ScoringContext(SPACE, net, st, None, batched=True)
-    assert ctx.batched and ctx.trained is None and ctx.tune_epochs == 0.0
+    assert ctx.batched and ctx.trained is None
 
 
 @pytest.mark.parametrize("space", ["nb201", "nb-macro", "darts", "mobilenet"])
 def test_grouped_scoring_is_the_default_only_on_cuda_and_not_for_mobilenet(space):
-    # H200 proposal iterations (README): grouped 1.8x faster on NB201 b256 and 2.7x on DARTS, 5x slower on
+    # H200 proposal iterations (docs/performance.md): grouped 1.8x faster on NB201 b256 and 2.7x on DARTS, 5x slower on
     # MobileNet; on the CPU 1.07x slower at batch 64
     from search.factory import ScoringSettings, build_scoring, default_batched
     sp = get_space(space)

@@ -11,6 +11,7 @@ from scoring.scorers.base import OperationScorer, ScoringContext
 from search.cli import build_parser, main
 from runtime.settings import given, load_settings
 from search.config import SearchConfig
+from search.plugins import load_search_config, search_config
 from search.run import run_search
 from search.zcpt import DecisionLog, propose
 from supernet.spaces import get_space
@@ -126,7 +127,7 @@ def test_topology_drops_the_least_harmful_edge_first():
 def tiny(**kw) -> SearchConfig:
     base = dict(space="darts-s2", dataset="synthetic", channels=2, cells=1, val_channels=2, val_cells=1,
                 batch_size=4, iterations=1, validation_batches=1, seed=0)
-    return SearchConfig(**{**base, **kw}).validate()
+    return search_config(**{**base, **kw}).validate()
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -191,11 +192,11 @@ def test_only_scorers_without_state_between_decisions_are_replayable():
 
 def test_include_none_flag_reaches_the_space(tmp_path, capsys):
     args = build_parser().parse_args(["search", "--space", "darts", "--include-none"])
-    cfg = load_settings(SearchConfig, None, given(args, SearchConfig))
+    cfg = load_search_config(None, {**given(args, SearchConfig), "include_none": args.include_none})
     assert cfg.include_none is True and cfg.space_options() == {"include_none": True}
     space = get_space(cfg.space, **cfg.space_options())
     assert all(ops[0] == "none" for ops in space.candidates().values())
-    assert SearchConfig().space_options() == {}
+    assert search_config().space_options() == {}
     assert main(["search", "--space", "nb201", "--include-none", "--dataset", "synthetic", "--out",
                  str(tmp_path / "bad"), "--no-progress"]) == 2
     assert "space 'nb201' has no option 'include_none'" in capsys.readouterr().err

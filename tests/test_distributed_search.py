@@ -7,6 +7,7 @@ import pytest
 import torch.multiprocessing as mp
 
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 
 TINY = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
@@ -18,7 +19,7 @@ def _worker(rank: int, world: int, port: int, out: str, extra: dict | None = Non
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch
     torch.set_num_threads(1)
-    run_search(SearchConfig(**{**TINY, **(extra or {})}).validate(), out, progress=False)
+    run_search(search_config(**{**TINY, **(extra or {})}).validate(), out, progress=False)
 
 
 def _free_port() -> int:
@@ -40,7 +41,7 @@ def test_two_workers_match_sequential(tmp_path, extra):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same kernels as the workers, so results agree bit for bit
     try:
-        seq = run_search(SearchConfig(**{**TINY, **extra}).validate(), tmp_path / "seq", progress=False)
+        seq = run_search(search_config(**{**TINY, **extra}).validate(), tmp_path / "seq", progress=False)
     finally:
         torch.set_num_threads(threads)
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "dist"), extra), nprocs=2, join=True)

@@ -12,6 +12,7 @@ import pytest
 
 from search.cli import main
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 from supernet.spaces.nb201 import NB201_OPS, NB201Genotype
 
@@ -121,10 +122,10 @@ def test_missing_winner_keeps_the_search_then_lookup_adds_it(tmp_path):
 def test_resume_without_the_benchmark_is_allowed(tmp_path):
     cfg = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
                iterations=1, validation_batches=1, seed=3)
-    first = run_search(SearchConfig(**cfg, benchmark_table=str(one_row_table(tmp_path))).validate(), tmp_path / "r",
+    first = run_search(search_config(**cfg, benchmark_table=str(one_row_table(tmp_path))).validate(), tmp_path / "r",
                        progress=False)
     assert "benchmark_errors" in first
-    again = run_search(SearchConfig(**cfg).validate(), tmp_path / "r", resume=True, progress=False)
+    again = run_search(search_config(**cfg).validate(), tmp_path / "r", resume=True, progress=False)
     assert again["genotype"] == first["genotype"] and "benchmark" not in again
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 from supernet.spaces import get_space
 from supernet.spaces.base import GenotypeError, NetConfig
@@ -180,7 +181,7 @@ def test_removed_ops_never_run_and_skip_is_the_identity():
 
 def test_tiny_search_runs_at_two_image_sizes(tmp_path):
     for size in (None, 48):
-        cfg = SearchConfig(space="mobilenet", dataset="synthetic", channels=8, val_channels=8, batch_size=4,
+        cfg = search_config(space="mobilenet", dataset="synthetic", channels=8, val_channels=8, batch_size=4,
                            iterations=1, validation_batches=1, seed=0, image_size=size, order="fixed")
         res = run_search(cfg, tmp_path / f"run{size}", progress=False)
         g = SPACE.parse_genotype(res["genotype"])

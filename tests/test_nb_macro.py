@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 from supernet.spaces import get_space
 from supernet.spaces.base import GenotypeError, NetConfig
@@ -132,7 +133,7 @@ def test_mixed_supernet_reads_the_state():
 
 
 def test_search_runs_on_synthetic_data(tmp_path):
-    cfg = SearchConfig(space="nb-macro", dataset="synthetic", channels=4, val_channels=4, batch_size=8,
+    cfg = search_config(space="nb-macro", dataset="synthetic", channels=4, val_channels=4, batch_size=8,
                        iterations=1, validation_batches=1, seed=1).validate()
     res = run_search(cfg, tmp_path / "run", progress=False)
     g = parse_nb_macro(res["genotype"])

@@ -15,6 +15,7 @@ from search.benchmarks import BenchmarkSettings
 from search.cli import main
 from search.cli.fear_threshold_cmd import FearThresholdConfig
 from search.config import SearchConfig
+from search.plugins import load_search_config
 from search.supernet_train.config import SupernetTrainConfig
 from train_final.recipe import Recipe
 
@@ -46,14 +47,14 @@ def test_the_schema_of_a_settings_class_is_its_defaults_and_path_settings(cls):
 def test_relative_and_home_paths_are_made_absolute_where_they_are_read(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    cfg = load_settings(SearchConfig, None, {"data_root": "data/../imgs/train", "benchmark_table": "~/t.csv",
+    cfg = load_search_config(None, {"data_root": "data/../imgs/train", "benchmark_table": "~/t.csv",
                                              "nb301_python": "python3", "out": "runs/x"})
     assert cfg.data_root == str(tmp_path / "imgs" / "train")
     assert cfg.benchmark_table == str(tmp_path / "home" / "t.csv")
     assert (cfg.nb301_python, cfg.out, cfg.proposals_from) == ("python3", "runs/x", None)
     # a YAML file's relative path is taken from the working directory, as a flag's is
-    (tmp_path / "c.yaml").write_text("score_cache: cache.jsonl\n")
-    assert load_settings(SearchConfig, tmp_path / "c.yaml", {}).score_cache == str(tmp_path / "cache.jsonl")
+    (tmp_path / "c.yaml").write_text("strategy: naswot\nscore_cache: cache.jsonl\n")
+    assert load_search_config(tmp_path / "c.yaml", {}).score_cache == str(tmp_path / "cache.jsonl")
 
 
 def test_an_empty_path_is_one_line_not_the_working_directory(tmp_path, capsys):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 
 PINNED = {"batch": "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",
@@ -18,7 +19,7 @@ def test_pinned_genotype(shared_data_dir, tmp_path, channels_last, batched, bn_m
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        cfg = SearchConfig(space="nb201", dataset="imagefolder", data_root=str(shared_data_dir / "cifar10-subset"),
+        cfg = search_config(space="nb201", dataset="imagefolder", data_root=str(shared_data_dir / "cifar10-subset"),
                            channels=8, cells=2, val_channels=8, val_cells=1, batch_size=16, iterations=3,
                            validation_batches=2, seed=0, order="random", channels_last=channels_last, bn_mode=bn_mode,
                            batched=batched).validate()

@@ -21,6 +21,7 @@ from scoring.scorers import SCORERS, ScoringContext
 from scoring.tse import TSE_ESTIMATORS, TSERecorder
 from search.batches import BatchStream
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.factory import scoring_settings
 from search.orders import ORDERS
 from search.run import run_search
@@ -313,14 +314,15 @@ def test_every_scorer(scorer, toy_supernet):
     space, data = ToySpace(), ToyData(TOY_DATA, seed=1)
 
     def run() -> tuple[list[dict], str, dict, str]:
-        cfg = SearchConfig(space="toy", scorer=scorer, supernet=str(out / "supernet.pt"), batch_size=16,
-                           channels_last=False, tune_epochs=0.25, disc_tune_epochs=0.25, accuracy_batches=1)
+        cfg = search_config(space="toy", scorer=scorer, supernet=str(out / "supernet.pt"), batch_size=16,
+                           channels_last=False, **{"darts-pt": dict(tune_epochs=0.25, accuracy_batches=1),
+                                                   "disc-acc": dict(tune_epochs=0.25, disc_tune_epochs=0.25,
+                                                                    accuracy_batches=1)}.get(scorer, {}))
         settings = scoring_settings(cfg)
         loaded = load_for_search(settings.supernet, space, torch.device("cpu"), 2, dataset=data)
         state, model = loaded.state, loaded.supernet
         sc = SCORERS.create(scorer, ctx=ScoringContext(space, model, state, get_proxy("grad_norm"),
-                                                       trained=loaded.tuner, tune_epochs=settings.tune_epochs,
-                                                       disc_tune_epochs=settings.disc_tune_epochs))
+                                                       trained=loaded.tuner), **settings.scorer_options)
         a0, before = state.snapshot(), model_state(model)
         log = DecisionLog()
         torch.manual_seed(0)
@@ -465,7 +467,7 @@ def test_every_space_samples_and_mutates_one_decision(name):
 def test_every_strategy(strategy, tmp_path):
     """A tiny search of each strategy: result.json holds the common keys, the winner is a valid genotype of
     the space, and a finished run folder resumed gives the same result."""
-    cfg = SearchConfig(strategy=strategy, space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4,
+    cfg = search_config(strategy=strategy, space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4,
                        val_cells=1, batch_size=8, iterations=2, validation_batches=2, seed=3,
                        proxy="nwot", samples=3, population=2, sample_size=2)  # every strategy's budget, tiny
     res = run_search(cfg, tmp_path / "run", progress=False)

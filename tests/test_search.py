@@ -4,6 +4,7 @@ import json
 import pytest
 
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.run import run_search
 from supernet.spaces.nb201 import parse_arch_str
 
@@ -12,7 +13,7 @@ TINY = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channel
 
 
 def tiny(**kw) -> SearchConfig:
-    return SearchConfig(**{**TINY, **kw}).validate()
+    return search_config(**{**TINY, **kw}).validate()
 
 
 def test_tiny_search_writes_a_valid_run_dir(tmp_path):

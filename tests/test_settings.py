@@ -14,7 +14,7 @@ from search.analysis.proxy_study import ProxyStudyConfig
 from search.cli import build_parser, main
 from search.cli.describe_cmd import DescribeConfig
 from search.config import SearchConfig
-from search.validators.base import ValidatorSettings
+from search.plugins import all_search_settings, load_search_config, options_table
 from search.supernet_train.config import SupernetTrainConfig
 from train_final.recipe import Recipe
 
@@ -66,19 +66,18 @@ def test_coerce_accepts_right_kinds():
 
 def test_load_settings_layers_defaults_file_then_given_flags(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("iterations: 3\nbatch-size: 16\ntune_epochs: 5\ntune_lr: 1\n")
-    cfg = load_settings(SearchConfig, path, {"iterations": 7, "seed": None})
+    path.write_text("iterations: 3\nbatch-size: 16\nscorer: darts-pt\ntune_epochs: 5\ntune_lr: 1\n")
+    cfg = load_search_config(path, {"iterations": 7, "seed": None})
     assert (cfg.iterations, cfg.batch_size, cfg.seed, cfg.strategy) == (7, 16, 0, "zcpt")
     assert cfg.tune_epochs == 5.0 and isinstance(cfg.tune_epochs, float) and isinstance(cfg.tune_lr, float)
-    with pytest.raises(SettingsError, match="N \\(iterations\\) must be at least 1"):
-        load_settings(SearchConfig, path, {"iterations": 0})  # validate() runs at the end
+    with pytest.raises(SettingsError, match="iterations must be at least 1, got 0 \\(command line\\)"):
+        load_search_config(path, {"iterations": 0})
 
 
 def test_strategy_is_the_first_search_setting():
-    first = flag_fields(SearchConfig)[0]  # its own settings come before those of its bases (the validators')
+    first = flag_fields(SearchConfig)[0]
     assert (first.name, first.default, first.metadata["help"]) == ("strategy", "zcpt", "search strategy (opscore list)")
-    own = [f.name for f in flag_fields(ValidatorSettings)]
-    assert [f.name for f in flag_fields(SearchConfig)][-len(own):] == own  # the validators' settings close the list
+    assert not {f.name for f in flag_fields(SearchConfig)} & set(options_table())  # plugin options are the plugins'
 
 
 # ------------------------------------------------------------------ flags
@@ -102,7 +101,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def _commands() -> list[tuple[str, argparse.ArgumentParser, type, set[str]]]:
     cmds = _subparsers(build_parser())
-    return [("search", cmds["search"], SearchConfig, {"config", "resume", "no_progress"}),
+    return [("search", cmds["search"], all_search_settings(), {"config", "resume", "no_progress"}),
             ("train-supernet", cmds["train-supernet"], SupernetTrainConfig, {"config", "resume", "no_progress"}),
             ("proxies", cmds["proxies"], ProxyStudyConfig, {"resume", "no_progress"}),
             ("analyze op-scoring", _subparsers(cmds["analyze"])["op-scoring"], OpScoringConfig, {"no_progress"}),
@@ -137,7 +136,7 @@ def test_existing_short_flags_and_choices():
 
 def test_search_help_shows_defaults():
     text = " ".join(_subparsers(build_parser())["search"].format_help().split())
-    assert "-N ITERATIONS, --iterations ITERATIONS proposal iterations N (default: 10)" in text
+    assert "-N ITERATIONS, --iterations ITERATIONS zcpt: proposal iterations N (default: 10)" in text
     assert "(default: zcpt)" in text
 
 
@@ -197,6 +196,6 @@ def test_search_config_holds_every_benchmark_setting_alike():
     """opscore search and opscore lookup take the same benchmark flags, with the same defaults and help."""
     from search.benchmarks import BenchmarkSettings
 
-    mine = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    mine = {name: o.field for name, o in options_table().items()}
     for f in dataclasses.fields(BenchmarkSettings):
         assert (mine[f.name].default, mine[f.name].metadata["help"]) == (f.default, f.metadata["help"]), f.name

@@ -268,7 +268,7 @@ CONFIGS = sorted((ROOT / "configs").glob("supernet-*.yaml"))
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_config_files_hold_the_published_settings(path):
     from runtime.settings import load_settings
-    from search.config import SearchConfig
+    from search.plugins import load_search_config
     if path.name.startswith("supernet-train-"):
         cfg = load_settings(SupernetTrainConfig, str(path), {})
         assert (cfg.lr, cfg.lr_min, cfg.momentum, cfg.weight_decay, cfg.grad_clip) == (0.025, 0.001, 0.9, 3e-4, 5.0)
@@ -279,7 +279,7 @@ def test_config_files_hold_the_published_settings(path):
         if cfg.method.endswith("-tse"):
             assert cfg.tse_steps == 100
     else:
-        cfg = load_settings(SearchConfig, str(path), {})
+        cfg = load_search_config(str(path), {})
         assert cfg.scorer in ("darts-alpha", "darts-pt", "disc-acc") and cfg.iterations == 1
         if cfg.scorer != "darts-alpha":
             assert (cfg.tune_epochs, cfg.tune_lr) == (5.0, 0.0025)

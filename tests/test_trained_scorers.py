@@ -10,6 +10,7 @@ from scoring.scorers import SCORERS, ScoringContext
 from search.batches import BatchStream
 from search.cli import main
 from search.config import SearchConfig
+from search.plugins import search_config
 from search.factory import scoring_settings
 from search.supernet_train.config import SupernetTrainConfig
 from search.supernet_train.loading import load_for_search
@@ -34,7 +35,7 @@ def toy_supernet(tmp_path_factory):
 
 def _scorer(path, scorer: str, **kw):
     space = ToySpace()
-    cfg = SearchConfig(space="toy", scorer=scorer, supernet=str(path), batch_size=32, channels_last=False, **kw)
+    cfg = search_config(space="toy", scorer=scorer, supernet=str(path), batch_size=32, channels_last=False, **kw)
     sc, loaded = _context(cfg, space, ToyData(512, seed=1))
     return space, loaded.state, loaded.supernet, sc, loaded.tuner
 
@@ -43,9 +44,8 @@ def _context(cfg: SearchConfig, space, data):
     """The scorer of `cfg` on the trained supernet it names, as `opscore search` wires it (search.factory)."""
     settings = scoring_settings(cfg)
     loaded = load_for_search(settings.supernet, space, torch.device("cpu"), 2, dataset=data)
-    ctx = ScoringContext(space, loaded.supernet, loaded.state, None, trained=loaded.tuner,
-                         tune_epochs=settings.tune_epochs, disc_tune_epochs=settings.disc_tune_epochs)
-    return SCORERS.create(cfg.scorer, ctx=ctx), loaded
+    ctx = ScoringContext(space, loaded.supernet, loaded.state, None, trained=loaded.tuner)
+    return SCORERS.create(cfg.scorer, ctx=ctx, **settings.scorer_options), loaded
 
 
 def _propose(space, state, sc, iteration: int = 0, log=None):
@@ -93,7 +93,7 @@ def test_darts_pt_fine_tunes_between_topology_decisions_too(tmp_path):
     cfg = SupernetTrainConfig(space="toy", method="darts", epochs=2, batch_size=32, seed=0, lr=0.2,
                               eval_batches=0, channels_last=False, device="cpu")  # the count below is CPU's
     train_supernet(cfg, tmp_path / "sn", progress=False, space=space, dataset=data)
-    scfg = SearchConfig(space="toy", scorer="darts-pt", supernet=str(tmp_path / "sn" / "supernet.pt"), batch_size=32,
+    scfg = search_config(space="toy", scorer="darts-pt", supernet=str(tmp_path / "sn" / "supernet.pt"), batch_size=32,
                         channels_last=False, tune_epochs=0.25, accuracy_batches=2, device="cpu")
     sc, loaded = _context(scfg, space, data)
     state = loaded.state

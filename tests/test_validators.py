@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
+from search.plugins import search_config
+from search.validators import VALIDATORS, TrainingSettings, ValidationContext, build_validator
 from search.validators.fear import stage1_budget
 from search.validators.training import freeze_input_side, sgd, train_steps
 from runtime.settings import SettingsError
@@ -22,9 +23,10 @@ def context(**kw) -> ValidationContext:
                              seed=0, batch_size=16, **kw)
 
 
-def settings(**kw) -> ValidatorSettings:
+def settings(**kw) -> dict:
+    """Flat validator options (as a run holds them); every validator takes its own."""
     base = dict(val_epochs=3, val_steps_per_epoch=4, val_lr=0.5, fear_window=4, fear_stage2_steps=5)
-    return ValidatorSettings(**{**base, **kw})
+    return {k: v for k, v in {**base, **kw}.items() if k != "validator"}
 
 
 def epoch_means(curve, per_epoch):
@@ -35,7 +37,7 @@ def epoch_means(curve, per_epoch):
 @pytest.mark.parametrize("name", ["tse", "tse-e", "tse-ema"])
 def test_tse_estimators_equal_hand_sums_over_the_recorded_losses(name):
     s = settings(tse_e=2, tse_gamma=0.5)
-    verdict = VALIDATORS.create(name, settings=s).score(context(), GOOD)
+    verdict = build_validator(name, s).score(context(), GOOD)
     assert len(verdict.curve) == 3 * 4 and all(r["stage"] == "train" for r in verdict.curve)
     L = epoch_means(verdict.curve, 4)  # L_1, L_2, L_3 by hand
     hand = {"tse": L[0] + L[1] + L[2], "tse-e": L[1] + L[2], "tse-ema": 0.25 * L[0] + 0.5 * L[1] + L[2]}[name]
@@ -47,7 +49,7 @@ def test_a_validator_ranks_the_planted_architectures(name):
     """`signal` on every edge is learnable, `noise` is not: each validator scores it higher."""
     from scoring.proxies import get_proxy
     ctx = context(proxy=get_proxy("grad_norm"), batches=[(torch.randn(16, 8), torch.randint(0, 2, (16,)))])
-    v = VALIDATORS.create(name, settings=settings(fear_threshold=0.8, val_epochs=10))
+    v = build_validator(name, settings(fear_threshold=0.8, val_epochs=10))
     if name == "proxy":  # a zero-cost proxy sees weights and gradients only: noise gets no gradient to its input
         ctx.batches = [(ToyData(16, seed=3).x, ToyData(16, seed=3).y)]
     good, bad = v.score(ctx, GOOD), v.score(ctx, BAD)
@@ -55,7 +57,7 @@ def test_a_validator_ranks_the_planted_architectures(name):
 
 
 def test_same_seed_same_score_whatever_came_before():
-    v = VALIDATORS.create("tse-ema", settings=settings())
+    v = build_validator("tse-ema", settings())
     a = v.score(context(), GOOD).score
     v.score(context(), BAD)
     assert v.score(context(), GOOD).score == a
@@ -63,14 +65,14 @@ def test_same_seed_same_score_whatever_came_before():
 
 def test_fear_stops_stage_one_exactly_when_the_threshold_is_crossed():
     s = settings(fear_threshold=0.8, val_epochs=10)
-    verdict = VALIDATORS.create("fear", settings=s).score(context(), GOOD)
+    verdict = build_validator("fear", s).score(context(), GOOD)
     stage1 = [r["accuracy"] for r in verdict.curve if r["stage"] == "stage1"]
-    w = s.fear_window
+    w = s["fear_window"]
     means = [sum(stage1[i - w + 1:i + 1]) / w for i in range(w - 1, len(stage1))]
     assert means[-1] >= 0.8 and all(m < 0.8 for m in means[:-1])  # the first step whose window reaches it
     assert verdict.details["stage1_steps"] == len(stage1) < 40
     stage2 = [r for r in verdict.curve if r["stage"] == "stage2"]
-    assert len(stage2) == s.fear_stage2_steps
+    assert len(stage2) == s["fear_stage2_steps"]
     assert verdict.score == pytest.approx(sum(r["accuracy"] for r in stage2[-w:]) / w)
 
 
@@ -84,7 +86,7 @@ def test_freezing_stops_every_gradient_into_the_frozen_layers():
     before = {n: p.detach().clone() for n, p in net.named_parameters()}
     from search.batches import BatchStream
     stream = BatchStream(ToyData(64), 16, seed=0)
-    train_steps(net, stream, sgd([p for p in net.parameters() if p.requires_grad], settings()), lambda s: 0.1, 3)
+    train_steps(net, stream, sgd([p for p in net.parameters() if p.requires_grad], TrainingSettings(val_lr=0.5)), lambda s: 0.1, 3)
     for n, p in net.named_parameters():
         if n in frozen:
             assert p.grad is None and torch.equal(p, before[n])
@@ -96,14 +98,14 @@ def test_fear_early_rejects_by_the_ratio_rule():
     assert stage1_budget(100, None, 4.0) == 100 and stage1_budget(100, 7, 4.0) == 28
     assert stage1_budget(10, 7, 4.0) == 10 and stage1_budget(100, 7, 1.5) == 10
     s = settings(fear_threshold=0.8, val_epochs=10, fear_reject_ratio=1.5)
-    v = VALIDATORS.create("fear", settings=s)
+    v = build_validator("fear", s)
     first = v.score(context(), GOOD)
     assert not first.details["rejected"] and v.fewest == first.details["stage1_steps"]
     v.fewest = 2  # as if a candidate had needed 2 steps: 3 are allowed, fewer than the window of 4
     late = v.score(context(), GOOD)
     assert late.details["rejected"] and late.score == -math.inf and late.details["stage1_steps"] == 3
     assert "1.5 x the fastest" in late.details["reason"]
-    never = VALIDATORS.create("fear", settings=settings(fear_threshold=0.99, val_epochs=2)).score(context(), BAD)
+    never = build_validator("fear", settings(fear_threshold=0.99, val_epochs=2)).score(context(), BAD)
     assert never.details["rejected"] and "stayed below 0.99" in never.details["reason"]
 
 
@@ -116,7 +118,7 @@ def test_fear_scored_independently_then_settled_equals_the_sequential_run(ratio)
     from search.validators import validate_candidates
     genotypes = ["signal-signal", "signal-noise", "noise-signal", "noise-noise"]
     s = settings(fear_threshold=0.7, val_epochs=10, fear_reject_ratio=ratio)
-    free = VALIDATORS.create("fear", settings=s)
+    free = build_validator("fear", s)
     free.independent()
     alone: dict = {}
     scores = validate_candidates(free, context(), genotypes, details_out=alone)  # order-free: one pass serves all
@@ -125,9 +127,9 @@ def test_fear_scored_independently_then_settled_equals_the_sequential_run(ratio)
     rejected_somewhere = False
     for order in list(itertools.permutations(genotypes))[::5]:
         seq_details: dict = {}
-        seq = validate_candidates(VALIDATORS.create("fear", settings=s), context(), list(order),
+        seq = validate_candidates(build_validator("fear", s), context(), list(order),
                                   details_out=seq_details)
-        settled = VALIDATORS.create("fear", settings=s).settle([(g, scores[g], alone[g]) for g in order])
+        settled = build_validator("fear", s).settle([(g, scores[g], alone[g]) for g in order])
         assert {g: v[0] for g, v in settled.items()} == seq
         assert {g: v[1] for g, v in settled.items()} == seq_details
         rejected_somewhere |= any(d["rejected"] and "x the fastest" in d["reason"] for d in seq_details.values())
@@ -135,19 +137,21 @@ def test_fear_scored_independently_then_settled_equals_the_sequential_run(ratio)
 
 
 def test_fear_restores_the_fastest_from_a_checkpoint():
-    v = VALIDATORS.create("fear", settings=settings())
+    v = build_validator("fear", settings())
     v.restore({"a": {"rejected": False, "stage1_steps": 9}, "b": {"rejected": True, "stage1_steps": 3},
                "c": {"rejected": False, "stage1_steps": 5}})
     assert v.fewest == 5
 
 
-@pytest.mark.parametrize("bad, needle", [({"val_epochs": 0}, "--val-epochs"), ({"tse_gamma": 1.5}, "--tse-gamma"),
-                                         ({"fear_freeze": 1.0}, "--fear-freeze"),
-                                         ({"fear_reject_ratio": 0.5}, "--fear-reject-ratio"),
-                                         ({"val_batch_size": 1}, "--val-batch-size")])
-def test_bad_validator_settings_are_one_line(bad, needle):
+@pytest.mark.parametrize("validator, bad, needle", [
+    ("fear", {"val_epochs": 0}, r"val_epochs must be at least 1, got 0 \(settings\)"),
+    ("tse-ema", {"tse_gamma": 1.5}, r"--tse-gamma must be in \(0, 1\], got 1.5"),
+    ("fear", {"fear_freeze": 1.0}, "--fear-freeze is a share"),
+    ("fear", {"fear_reject_ratio": 0.5}, "fear_reject_ratio must be at least 1.0"),
+    ("tse", {"val_batch_size": 1}, "val_batch_size must be at least 2")])
+def test_bad_validator_settings_are_one_line(validator, bad, needle):
     with pytest.raises(SettingsError, match=needle):
-        ValidatorSettings(**bad).validate_validator()
+        search_config(validator=validator, **bad)
 
 
 def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
@@ -155,9 +159,8 @@ def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
     candidate's verdict, the resumed search ends as the uninterrupted one (FEAR's fastest restored)."""
     import json
 
-    from search.config import SearchConfig
     from search.run import run_search
-    cfg = SearchConfig(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
+    cfg = search_config(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
                        batch_size=8, iterations=3, validation_batches=2, seed=4, validator="fear", val_epochs=2,
                        val_steps_per_epoch=3, fear_threshold=0.15, fear_window=2, fear_stage2_steps=2)
     full = run_search(cfg, tmp_path / "full", progress=False)
@@ -208,8 +211,8 @@ def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
     data = build_dataset(DataSpec("synthetic"), "train", augment=False, seed=2)
     ctx = ValidationContext(space, data, 10, NetConfig(channels=4, cells=1, num_classes=10), torch.device("cpu"),
                             seed=2, batch_size=4)
-    s = ValidatorSettings(val_epochs=2, val_steps_per_epoch=2)
-    v = VALIDATORS.create("tse-ema", settings=s)
+    s = dict(val_epochs=2, val_steps_per_epoch=2)
+    v = build_validator("tse-ema", s)
     assert [float(r["tse-ema"]) for r in rows] == [v.score(ctx, r["arch"]).score for r in rows]
     assert main([*argv, "--out", str(cut)]) == 0
     lines = (cut / "progress.jsonl").read_text().splitlines(keepends=True)
@@ -257,10 +260,10 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     from search.run import run_search
     base = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
                 iterations=3, validation_batches=2, seed=5)
-    run_search(SearchConfig(**base), tmp_path / "proxy", progress=False)
+    run_search(search_config(**base), tmp_path / "proxy", progress=False)
     tse = dict(validator="tse-ema", val_epochs=2, val_steps_per_epoch=2)
-    full = run_search(SearchConfig(**base, **tse), tmp_path / "full", progress=False)
-    reused = run_search(SearchConfig(**base, **tse, proposals_from=str(tmp_path / "proxy")), tmp_path / "reused",
+    full = run_search(search_config(**base, **tse), tmp_path / "full", progress=False)
+    reused = run_search(search_config(**base, **tse, proposals_from=str(tmp_path / "proxy")), tmp_path / "reused",
                         progress=False)
     assert reused["genotype"] == full["genotype"] and reused["validation_score"] == full["validation_score"]
     for name in ("decisions.jsonl", "candidates.json"):
@@ -268,21 +271,24 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     assert json.loads((tmp_path / "reused" / "proposals.json").read_text()) == \
         json.loads((tmp_path / "proxy" / "proposals.json").read_text())
     with pytest.raises(RunFolderError, match=r"proposal settings differ \(order\)"):
-        run_search(SearchConfig(**{**base, "order": "fixed"}, proposals_from=str(tmp_path / "proxy")),
+        run_search(search_config(**{**base, "order": "fixed"}, proposals_from=str(tmp_path / "proxy")),
                    tmp_path / "bad", progress=False)
     with pytest.raises(RunFolderError, match="not a search run directory"):
-        run_search(SearchConfig(**base, proposals_from=str(tmp_path / "nowhere")), tmp_path / "bad2", progress=False)
+        run_search(search_config(**base, proposals_from=str(tmp_path / "nowhere")), tmp_path / "bad2", progress=False)
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["search", "--validator", "nope"], "unknown validator 'nope'"),
     (["search", "--validator", "fear", "--fear-freeze", "1.5"], "--fear-freeze"),
-    (["search", "--val-epochs", "0"], "--val-epochs"),
-    (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats applies to tse, tse-e and tse-ema"),
-    (["search", "--val-train-cells", "1"], "--val-train-cells sizes the network that tse*/fear train"),
+    (["search", "--validator", "tse", "--val-epochs", "0"], "val_epochs must be at least 1"),
+    (["search", "--val-epochs", "2"], "--val-epochs (command line) is an option of validators 'tse', 'tse-e', "
+                                      "'tse-ema', 'fear'; this run uses 'proxy'"),
+    (["search", "--validator", "fear", "--val-repeats", "3"], "--val-repeats (command line) is an option of "
+                                                              "validators 'tse', 'tse-e', 'tse-ema'"),
+    (["search", "--val-train-cells", "1"], "--val-train-cells (command line) is an option of validators"),
     (["search", "--validator", "tse-ema", "--val-train-channels", "0"], "val_train_channels must be at least 1"),
-    (["proxies", "--val-repeats", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
-    (["proxies", "--val-train-channels", "2", "--benchmark-table", "TABLE"], "(validators: none)"),
+    (["proxies", "--val-repeats", "2", "--benchmark-table", "TABLE"], "this run uses none"),
+    (["proxies", "--val-train-channels", "2", "--benchmark-table", "TABLE"], "this run uses none"),
     (["search", "--validator", "vote", "--vote", "tse-ema"], "--vote needs two or more different validators"),
     (["proxies", "--validators", "tse-ema,nope", "--benchmark-table", "TABLE"], "unknown validator 'nope'"),
     (["proxies", "--validators", "proxy", "--benchmark-table", "TABLE"], "unknown validator 'proxy'"),
@@ -311,28 +317,28 @@ def test_repeats_average_independent_trainings_and_keep_the_first(name):
     """R=3: the estimate is the mean of three single trainings, by hand from contexts of repeat 0, 1, 2; repeat 0
     is the R=1 run exactly, and the repeats differ (their own initialisation and minibatches)."""
     s1, s3 = settings(tse_e=2, tse_gamma=0.5), settings(tse_e=2, tse_gamma=0.5, val_repeats=3)
-    singles = [VALIDATORS.create(name, settings=s1).score(context(repeat=r), GOOD) for r in range(3)]
-    verdict = VALIDATORS.create(name, settings=s3).score(context(), GOOD)
+    singles = [build_validator(name, s1).score(context(repeat=r), GOOD) for r in range(3)]
+    verdict = build_validator(name, s3).score(context(), GOOD)
     hand = [v.details["estimate"] for v in singles]
     assert len(set(hand)) == 3
     assert verdict.details["repeat_estimates"] == hand
     assert verdict.score == pytest.approx(-sum(hand) / 3, rel=1e-12)
     assert [r["loss"] for r in verdict.curve if r["repeat"] == 0] == [r["loss"] for r in singles[0].curve]
     assert [r["repeat"] for r in verdict.curve] == [0] * 12 + [1] * 12 + [2] * 12
-    assert VALIDATORS.create(name, settings=s1).score(context(), GOOD).score == singles[0].score
+    assert build_validator(name, s1).score(context(), GOOD).score == singles[0].score
 
 
 @pytest.mark.parametrize("bad, needle", [
-    ({"val_repeats": 0}, "--val-repeats must be at least 1, got 0"),
-    ({"val_repeats": 2, "validator": "fear"}, r"--val-repeats applies to tse, tse-e and tse-ema, and none is in use "
-                                              r"\(validators: fear\)"),
-    ({"val_repeats": 2, "validator": "proxy"}, r"none is in use \(validators: proxy\)"),
-    ({"val_train_channels": 4, "validator": "proxy"}, r"--val-train-channels sizes the network that tse\*/fear train, "
-                                                      r"and none is in use \(validators: proxy\)"),
-    ({"val_train_cells": 1, "validator": "vote", "vote": "proxy,proxy"}, "--vote needs two or more different")])
+    ({"val_repeats": 0, "validator": "tse"}, "val_repeats must be at least 1, got 0"),
+    ({"val_repeats": 2, "validator": "fear"}, r"--val-repeats \(settings\) is an option of validators 'tse', 'tse-e', "
+                                              r"'tse-ema'; this run uses 'fear'"),
+    ({"val_repeats": 2, "validator": "proxy"}, r"this run uses 'proxy'"),
+    ({"val_train_channels": 4, "validator": "proxy"}, r"--val-train-channels \(settings\) is an option of validators "
+                                                      r"'tse', 'tse-e', 'tse-ema', 'fear'; this run uses 'proxy'"),
+    ({"validator": "vote", "vote": "proxy,proxy"}, "--vote needs two or more different")])
 def test_repeats_only_where_they_mean_something(bad, needle):
     with pytest.raises(SettingsError, match=needle):
-        ValidatorSettings(**bad).validate_validator()
+        search_config(**bad)
 
 
 def test_vote_ranks_by_hand():
@@ -353,21 +359,21 @@ def test_vote_equals_the_rank_sum_of_its_members_run_alone():
     from search.validators import validate_candidates
     from search.validators.vote import ranks
     s = settings(validator="vote", vote="tse-ema,fear", fear_threshold=0.7, val_epochs=10)
-    alone = {n: validate_candidates(VALIDATORS.create(n, settings=s), context(), TRIO) for n in ("tse-ema", "fear")}
+    alone = {n: validate_candidates(build_validator(n, s), context(), TRIO) for n in ("tse-ema", "fear")}
     hand = {g: 0.0 for g in TRIO}
     for scores in alone.values():
         for g, r in zip(TRIO, ranks([scores[g] for g in TRIO])):
             hand[g] += r
     details: dict = {}
-    voted = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, details_out=details)
+    voted = validate_candidates(build_validator("vote", s), context(), TRIO, details_out=details)
     assert voted == hand and len(set(hand.values())) > 1
     assert {g: d["members"] for g, d in details.items()} == {g: {n: alone[n][g] for n in alone} for g in TRIO}
     saved: list = []
-    validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO[:2],
+    validate_candidates(build_validator("vote", s), context(), TRIO[:2],
                         sink=lambda sc, de: saved.append((sc, de)))
     assert saved[0][0] == {TRIO[0]: 2.0}  # alone among the candidates so far: rank 1 under each member
     done, done_details = saved[-1]
-    resumed = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, done, done_details)
+    resumed = validate_candidates(build_validator("vote", s), context(), TRIO, done, done_details)
     assert resumed == voted
 
 
@@ -376,14 +382,14 @@ def test_vote_scored_independently_then_settled_equals_the_sequential_run():
     sequential run: each member settles its own scores, then the ranks are summed."""
     from search.validators import validate_candidates
     s = settings(validator="vote", vote="fear,tse", fear_threshold=0.7, val_epochs=10, fear_reject_ratio=1.0)
-    free = VALIDATORS.create("vote", settings=s)
+    free = build_validator("vote", s)
     assert free.order_dependent and not free.needs_proxy
     free.independent()
     alone: dict = {}
     scores = validate_candidates(free, context(), TRIO, details_out=alone)
     seq_details: dict = {}
-    seq = validate_candidates(VALIDATORS.create("vote", settings=s), context(), TRIO, details_out=seq_details)
-    settled = VALIDATORS.create("vote", settings=s).settle([(g, scores[g], alone[g]) for g in TRIO])
+    seq = validate_candidates(build_validator("vote", s), context(), TRIO, details_out=seq_details)
+    settled = build_validator("vote", s).settle([(g, scores[g], alone[g]) for g in TRIO])
     assert {g: v[0] for g, v in settled.items()} == seq
     assert {g: v[1]["members"] for g, v in settled.items()} == {g: d["members"] for g, d in seq_details.items()}
     assert any(d["member_details"]["fear"]["rejected"] for d in seq_details.values())  # the rule mattered
@@ -393,7 +399,7 @@ def test_vote_ranks_the_planted_architectures():
     from scoring.proxies import get_proxy
     from search.validators import validate_candidates
     ctx = context(proxy=get_proxy("grad_norm"), batches=[(ToyData(16, seed=3).x, ToyData(16, seed=3).y)])
-    v = VALIDATORS.create("vote", settings=settings(validator="vote", vote="proxy,tse-ema"))
+    v = build_validator("vote", settings(validator="vote", vote="proxy,tse-ema"))
     assert v.needs_proxy
     voted = validate_candidates(v, ctx, [BAD, GOOD])
     assert voted == {BAD: 2.0, GOOD: 4.0}
@@ -404,12 +410,12 @@ def test_vote_ranks_the_planted_architectures():
     ({"vote": "tse-ema,tse-ema"}, "--vote needs two or more different validators"),
     ({"vote": "proxy,nope"}, "--vote: 'nope' is not a validator to vote with; choose from proxy, tse, tse-e, tse-ema, fear"),
     ({"vote": "vote,tse"}, "--vote: 'vote' is not a validator to vote with"),
-    ({"vote": "proxy,fear", "val_repeats": 2}, r"--val-repeats applies to tse, tse-e and tse-ema, and none is in use "
-                                               r"\(validators: proxy, fear\)")])
+    ({"vote": "proxy,fear", "val_repeats": 2}, r"--val-repeats \(settings\) is an option of validators 'tse', 'tse-e', "
+                                               r"'tse-ema'; this run uses 'vote', 'proxy', 'fear'")])
 def test_bad_vote_settings_are_one_line(bad, needle):
     with pytest.raises(SettingsError, match=needle):
-        ValidatorSettings(validator="vote", **bad).validate_validator()
-    ValidatorSettings(validator="vote", vote="proxy,tse-ema", val_repeats=2).validate_validator()  # a tse member
+        search_config(validator="vote", **bad)
+    assert search_config(validator="vote", vote="proxy,tse-ema", val_repeats=2).val_repeats == 2  # a tse member
 
 
 def test_a_search_with_the_vote_validator(tmp_path):
@@ -417,9 +423,8 @@ def test_a_search_with_the_vote_validator(tmp_path):
     names its member, and the winner has the top sum."""
     import json
 
-    from search.config import SearchConfig
     from search.run import run_search
-    cfg = SearchConfig(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
+    cfg = search_config(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
                        batch_size=8, iterations=4, validation_batches=2, seed=1, validator="vote",
                        vote="proxy,tse-ema", val_epochs=2, val_steps_per_epoch=2, val_repeats=2)
     result = run_search(cfg, tmp_path / "run", progress=False)
@@ -446,17 +451,16 @@ def test_training_validators_train_the_network_of_val_train_size():
         return ValidationContext(space, data, 10, NetConfig(channels=channels, cells=cells, num_classes=10),
                                  torch.device("cpu"), seed=2, batch_size=4, proxy=get_proxy("nwot"), batches=batches)
     arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
-    small = ValidatorSettings(val_epochs=1, val_steps_per_epoch=2)
-    resized = ValidatorSettings(val_epochs=1, val_steps_per_epoch=2, val_train_channels=4, val_train_cells=1)
-    assert VALIDATORS.create("tse-ema", settings=resized).score(ctx(16, 2), arch).score == \
-        VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score
-    assert VALIDATORS.create("tse-ema", settings=small).score(ctx(16, 2), arch).score != \
-        VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score  # the size matters
-    vote = ValidatorSettings(validator="vote", vote="proxy,tse-ema", val_epochs=1, val_steps_per_epoch=2,
-                             val_train_channels=4, val_train_cells=1)
-    members = VALIDATORS.create("vote", settings=vote).score(ctx(16, 2), arch).details["members"]
-    assert members["proxy"] == VALIDATORS.create("proxy", settings=small).score(ctx(16, 2), arch).score
-    assert members["tse-ema"] == VALIDATORS.create("tse-ema", settings=small).score(ctx(4, 1), arch).score
+    small = dict(val_epochs=1, val_steps_per_epoch=2)
+    resized = dict(val_epochs=1, val_steps_per_epoch=2, val_train_channels=4, val_train_cells=1)
+    assert build_validator("tse-ema", resized).score(ctx(16, 2), arch).score == \
+        build_validator("tse-ema", small).score(ctx(4, 1), arch).score
+    assert build_validator("tse-ema", small).score(ctx(16, 2), arch).score != \
+        build_validator("tse-ema", small).score(ctx(4, 1), arch).score  # the size matters
+    vote = dict(vote="proxy,tse-ema", val_epochs=1, val_steps_per_epoch=2, val_train_channels=4, val_train_cells=1)
+    members = build_validator("vote", vote).score(ctx(16, 2), arch).details["members"]
+    assert members["proxy"] == build_validator("proxy", small).score(ctx(16, 2), arch).score
+    assert members["tse-ema"] == build_validator("tse-ema", small).score(ctx(4, 1), arch).score
 
 
 def test_proxies_take_training_settings_for_their_validators():
@@ -464,5 +468,6 @@ def test_proxies_take_training_settings_for_their_validators():
     from search.analysis.proxy_study import ProxyStudyConfig
     ProxyStudyConfig(validators="tse-ema", val_repeats=2, val_train_channels=4, benchmark_table="t.csv").validate()
     ProxyStudyConfig(validators="all", val_repeats=2, benchmark_table="t.csv").validate()
-    with pytest.raises(SettingsError, match=r"\(validators: fear\)"):
+    with pytest.raises(SettingsError, match=r"--val-repeats is an option of validators 'tse', 'tse-e', 'tse-ema'; "
+                                            r"this run uses 'fear'"):
         ProxyStudyConfig(validators="fear", val_repeats=2, benchmark_table="t.csv").validate()

@@ -46,7 +46,7 @@ from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import BN_MODES, ConfigError
-from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, build_validator
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, build_validator, check_in_use
 from .common import parse_names, parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
@@ -103,6 +103,7 @@ class ProxyStudyConfig(ValidatorSettings):
         if not self.benchmark_table:
             raise ConfigError("opscore proxies needs --benchmark-table CSV (columns arch and accuracies)")
         ValidatorSettings.validate(self)
+        check_in_use(self, self.validators_in_use())
         return self
 
 
