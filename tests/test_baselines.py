@@ -156,7 +156,8 @@ def test_sampling_strategies_find_the_planted_best_with_a_proxy(planted, tmp_pat
 
 @pytest.mark.parametrize("strategy", ["random", "evolution"])
 def test_random_and_evolution_use_the_table_without_a_proxy(planted, tmp_path, table, strategy):
-    res = run_search(cfg(strategy=strategy, benchmark_table=str(table), samples=80, population=6, sample_size=3),
+    evolution = dict(population=6, sample_size=3) if strategy == "evolution" else {}
+    res = run_search(cfg(strategy=strategy, benchmark_table=str(table), samples=80, **evolution),
                      tmp_path / "run", progress=False)
     assert res["fitness"] == "benchmark" and res["proxy"] is None
     assert res["genotype"] == PLANTED and res["benchmark"] == {"acc": 97.0} == res["sample_oracle"]
@@ -648,7 +649,7 @@ def test_a_tenas_setting_of_the_wrong_type_is_argparse_usage_and_one_error(capsy
 @pytest.mark.parametrize("flags, message", [
     (["--strategy", "random"], "needs a fitness: give --proxy NAME"),
     (["--strategy", "evolution"], "needs a fitness: give --proxy NAME"),
-    (["--strategy", "naswot", "--samples", "0"], "--samples must be at least 1"),
+    (["--strategy", "naswot", "--samples", "0"], "samples must be at least 1, got 0 (command line)"),
     (["--strategy", "tenas", "--space", "nb-macro"], "--strategy tenas supports the spaces"),
     (["--strategy", "tenas", "--tenas-lr-length", "0"], "--tenas-lr-length must be in (0, 1]"),
     (["--strategy", "tenas", "--prune-number", "0"], "prune_number must be at least 1, got 0"),

@@ -199,4 +199,4 @@ def test_include_none_flag_reaches_the_space(tmp_path, capsys):
     assert search_config().space_options() == {}
     assert main(["search", "--space", "nb201", "--include-none", "--dataset", "synthetic", "--out",
                  str(tmp_path / "bad"), "--no-progress"]) == 2
-    assert "space 'nb201' has no option 'include_none'" in capsys.readouterr().err
+    assert "--include-none (command line) is an option of space 'darts'; this run uses 'nb201'" in capsys.readouterr().err

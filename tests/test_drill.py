@@ -31,8 +31,9 @@ NO_GPU = not torch.cuda.is_available()
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
 # tiny settings of each command (synthetic data unless the case says otherwise)
-SEARCH = ["search", "--space", "nb201", "--channels", "4", "--cells", "1", "--val-channels", "4", "--val-cells", "1",
-          "--batch-size", "8", "-N", "2", "-V", "1", "--device", "cpu", "--no-progress"]
+SAMPLER = ["search", "--space", "nb201", "--channels", "4", "--cells", "1", "--val-channels", "4", "--val-cells", "1",
+           "--batch-size", "8", "--device", "cpu", "--no-progress"]  # a search without zcpt's budget (naswot, ...)
+SEARCH = [*SAMPLER, "-N", "2", "-V", "1"]
 TRAIN = ["train", "--genotype", NB201, "--set", "synthetic_size=16", "--image-size", "8", "--channels", "2",
          "--cells", "1", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--device", "cpu", "--no-progress"]
 SUPERNET = ["train-supernet", "--space", "nb201", "--channels", "2", "--cells", "1", "--epochs", "1",
@@ -394,7 +395,8 @@ def _identical_images(strategy: list[str]) -> Callable:
             (tmp / "same" / c).mkdir(parents=True)
             for i in range(4):
                 Image.new("RGB", (8, 8), (90, 90, 90)).save(tmp / "same" / c / f"{i}.png")
-        return [*SEARCH, *strategy, "--dataset", "imagefolder", "--data-root", str(tmp / "same"), "--batch-size", "4",
+        return [*(SAMPLER if strategy else SEARCH), *strategy, "--dataset", "imagefolder", "--data-root",
+                str(tmp / "same"), "--batch-size", "4",
                 "--out", str(tmp / "run")]
     return build
 
@@ -438,7 +440,7 @@ CASES["config-is-a-folder"] = Case(lambda tmp, made: [*SEARCH, *SYN, "--config",
                                    "is a folder")
 CASES["recipe-not-utf8"] = Case(_with_file("r.yaml", b"\xff\xfe", lambda tmp, f: [
     *TRAIN, *SYN, "--recipe", str(f), "--out", str(tmp / "run")]), "not UTF-8")
-CASES["score-cache-is-a-folder"] = Case(lambda tmp, made: [*SEARCH, *SYN, "--strategy", "naswot", "--samples", "2",
+CASES["score-cache-is-a-folder"] = Case(lambda tmp, made: [*SAMPLER, *SYN, "--strategy", "naswot", "--samples", "2",
                                                            "--score-cache", str(tmp), "--out", str(tmp / "run")],
                                         "is a folder")
 CASES["data-root-is-a-file"] = Case(lambda tmp, made: [*SEARCH, "--dataset", "imagefolder", "--data-root",

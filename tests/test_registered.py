@@ -42,7 +42,7 @@ from train_final.run import train
 from train_final.schedules import SCHEDULES, build_optimizer
 
 from test_orders import ScriptedControl, random_table
-from test_supernet_train_toy import ToyData, ToySpace
+from test_supernet_train_toy import ToyData, ToySpace, toy_space_registered  # noqa: F401  (fixture)
 
 REGISTRIES: dict[str, Registry] = {"space": SPACES, "mixing": MIXING, "proxy": PROXIES, "scorer": SCORERS,
                                    "order": ORDERS, "method": ARCHITECTS, "tse": TSE_ESTIMATORS,
@@ -307,7 +307,7 @@ def test_every_supernet_training_method(toy_supernet):
 
 
 @pytest.mark.parametrize("scorer", SCORERS.names())
-def test_every_scorer(scorer, toy_supernet):
+def test_every_scorer(scorer, toy_supernet, toy_space_registered):
     """On each method's toy supernet: a score per active op, decisions that follow the scorer's direction,
     the same scores on a repeat, and the supernet and arch state left as they were."""
     _, out, _ = toy_supernet
@@ -467,9 +467,10 @@ def test_every_space_samples_and_mutates_one_decision(name):
 def test_every_strategy(strategy, tmp_path):
     """A tiny search of each strategy: result.json holds the common keys, the winner is a valid genotype of
     the space, and a finished run folder resumed gives the same result."""
+    budget = dict(iterations=2, validation_batches=2, samples=3, population=2, sample_size=2)  # tiny, where taken
     cfg = search_config(strategy=strategy, space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4,
-                       val_cells=1, batch_size=8, iterations=2, validation_batches=2, seed=3,
-                       proxy="nwot", samples=3, population=2, sample_size=2)  # every strategy's budget, tiny
+                        val_cells=1, batch_size=8, seed=3, proxy="nwot",
+                        **{k: v for k, v in budget.items() if k in STRATEGIES.options(strategy)})
     res = run_search(cfg, tmp_path / "run", progress=False)
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert saved == json.loads(json.dumps(res))

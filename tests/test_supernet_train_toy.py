@@ -6,6 +6,7 @@ then BN and a linear classifier. `signal` is the clearly better op on every edge
 """
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -109,3 +110,10 @@ def test_the_planted_op_is_better_stand_alone():
         w = torch.linalg.lstsq(feats, 2.0 * data.y.float() - 1).solution
         acc = float(((feats @ w > 0).long() == data.y).float().mean())
         assert lo <= acc < hi, (op, acc)
+
+
+@pytest.fixture
+def toy_space_registered(monkeypatch):
+    """ToySpace registered as 'toy' for one test (search settings name their space)."""
+    from supernet.spaces import SPACES
+    monkeypatch.setitem(SPACES._items, "toy", ToySpace)

@@ -19,7 +19,12 @@ from search.zcpt import DecisionLog, propose
 from supernet.spaces.base import TopologyGroup
 from supernet.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
-from test_supernet_train_toy import ToyData, ToySpace
+from test_supernet_train_toy import ToyData, ToySpace, toy_space_registered  # noqa: F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _toy(toy_space_registered):
+    """Every test here names the toy space in its search settings."""
 
 
 @pytest.fixture(scope="module")

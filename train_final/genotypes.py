@@ -2,9 +2,9 @@
 
 Accepted: a run directory whose result.json holds `space` and `genotype` (a search or a training
 run); a file holding JSON ({"space", "genotype"}, a DARTS genotype object, or a string) or text;
-a DARTS `Genotype(normal=[...], ...)` string or a published name (DARTS_V1, DARTS_V2); an NB201
-arch string `|op~0|+|op~0|op~1|+|...|`; an NB-Macro 8-digit string such as `22102122`; a MobileNet
-string of 21 comma-separated tokens such as `k3e6,skip,k5e3,...`.
+a published DARTS name (DARTS_V1, DARTS_V2); or a genotype string in the text format of a registered
+space, which each space recognises itself (`SearchSpace.claims_text`: a DARTS `Genotype(...)`, an NB201
+arch string, an NB-Macro 8-digit string, a MobileNet token list, ...).
 """
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from supernet.spaces.base import GenotypeError, SearchSpace
 
 DARTS_SPACE = "darts"
 _NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_MOBILENET_RE = re.compile(r"^\s*(k\d+e\d+|skip)\s*,")  # `k3e6,skip,...`: the first token and a comma
-_SOURCES = ("a run directory, a genotype file, a DARTS Genotype(...) string or name (DARTS_V2), "
-            "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, an NB-Macro 8-digit string or a "
-            "MobileNet list of 21 tokens k3e6,skip,k5e3,...")
+
+
+def _sources() -> str:
+    """The accepted genotype sources in words: a run folder, a file, each registered space's text format."""
+    formats = [SPACES.get(n).text_format for n in SPACES.names() if SPACES.get(n).text_format]
+    return ", ".join(["a run directory", "a genotype file", *formats[:-1]]) + (f" or {formats[-1]}" if formats else "")
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,10 @@ class LoadedGenotype:
 def detect_space(text: str) -> str:
     """The space whose text format `text` is written in; GenotypeError naming the accepted forms."""
     s = text.strip()
-    if s.startswith("Genotype(") or s.startswith("Genotype ("):
-        return DARTS_SPACE
-    if s.startswith("|") and "~" in s:
-        return "nb201"
-    if s.isdigit():
-        return "nb-macro"
-    if _MOBILENET_RE.match(s):
-        return "mobilenet"
-    raise GenotypeError(f"cannot read genotype {_short(s)!r}: expected {_SOURCES}")
+    for name in SPACES.names():
+        if SPACES.get(name).claims_text(s):
+            return name
+    raise GenotypeError(f"cannot read genotype {_short(s)!r}: expected {_sources()}")
 
 
 def parse_in_space(space: str, data: Any) -> LoadedGenotype:
@@ -131,7 +128,7 @@ def from_file(path: Path, space: str | None = None) -> LoadedGenotype:
 def load_genotype(source: str, space: str | None = None) -> LoadedGenotype:
     """Read a genotype source (run directory, file or string); `space` overrides the detection."""
     if not source or not source.strip():
-        raise GenotypeError(f"empty genotype source; expected {_SOURCES}")
+        raise GenotypeError(f"empty genotype source; expected {_sources()}")
     p = Path(source).expanduser()
     kind = _path_kind(p)
     if kind == "dir":
@@ -139,7 +136,7 @@ def load_genotype(source: str, space: str | None = None) -> LoadedGenotype:
     if kind == "file":
         return from_file(p, space)
     if "/" in source and "|" not in source and "Genotype" not in source:
-        raise GenotypeError(f"genotype source {source} does not exist (expected {_SOURCES})")
+        raise GenotypeError(f"genotype source {source} does not exist (expected {_sources()})")
     return from_string(source, space)
 
 

@@ -22,9 +22,10 @@ import numpy as np
 import yaml
 
 from runtime.io import atomic_write_text
-from runtime.settings import Schema, absolute_paths, schema_of
+from runtime.settings import Schema, absolute_paths
 
-from ..config import ConfigError, SearchConfig
+from ..config import ConfigError
+from ..plugins import search_schema
 from .common import write_csv
 from .plots import save_png
 
@@ -134,7 +135,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, A
     if not run_dirs:
         raise ConfigError("opscore report needs at least one RUN_DIR")
     runs = [read_run(d) for d in run_dirs]
-    differing, groups = group_runs(runs, schema_of(SearchConfig))
+    differing, groups = group_runs(runs, search_schema())
     bench = sorted({f"benchmark.{k}" for r in runs for k in (r.result.get("benchmark") or {})})
     oracle = sorted({f"sample_oracle.{k}" for r in runs for k in (r.result.get("sample_oracle") or {})})
     metrics = bench + ["seconds", "unique_candidates"] + oracle

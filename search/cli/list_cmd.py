@@ -1,5 +1,5 @@
-"""`opscore list`: what is registered (spaces, scorers, proxies, orders, mixing rules, supernet-training
-methods, TSE estimators) and the retraining recipes found."""
+"""`opscore list`: what is registered (strategies, validators, spaces, scorers, proxies, orders, mixing rules,
+benchmark sources, supernet-training methods, TSE estimators) and the retraining recipes found."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from train_final.recipe import recipe_names
 from supernet.mixing import MIXING
 from supernet.spaces import SPACES
 
+from ..benchmarks import BENCHMARKS
 from ..orders import ORDERS
 from ..strategies import STRATEGIES
 from ..validators import VALIDATORS
@@ -24,8 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for title, reg in (("strategies", STRATEGIES), ("validators", VALIDATORS), ("spaces", SPACES), ("scorers", SCORERS), ("proxies", PROXIES),
-                       ("orders", ORDERS), ("mixing", MIXING), ("supernet training methods", ARCHITECTS),
+    for title, reg in (("strategies", STRATEGIES), ("validators", VALIDATORS), ("spaces", SPACES),
+                       ("scorers", SCORERS), ("proxies", PROXIES), ("orders", ORDERS), ("mixing", MIXING),
+                       ("benchmark sources", BENCHMARKS), ("supernet training methods", ARCHITECTS),
                        ("TSE estimators", TSE_ESTIMATORS)):
         print(f"{title}: {', '.join(reg.names())}")
     print(f"retraining recipes: {', '.join(recipe_names()) or 'none found (set OPSCORE_CONFIGS to configs/)'}")

@@ -64,6 +64,13 @@ class SearchSpace(ABC):
     genotype_without_none: ClassVar[bool] = False
     # whether grouped scoring (`--batched`) is the CUDA default: one forward of G perturbations beats G forwards
     grouped_on_cuda: ClassVar[bool] = True
+    text_format: ClassVar[str] = ""  # the genotype text format in words, for messages (empty: not detected)
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        """Whether genotype text `text` is written in this space's text format, so that a genotype given without
+        its space (opscore train, describe) is read in this one; the first registered space to claim it wins."""
+        return False
 
     @abstractmethod
     def candidates(self) -> dict[str, tuple[str, ...]]:

@@ -44,6 +44,12 @@ class DartsSpace(SearchSpace):
 
     genotype_without_none: ClassVar[bool] = True
     Settings: ClassVar[type] = DartsSpaceSettings
+    text_format = "a DARTS Genotype(...) string or name (DARTS_V2)"
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        s = text.strip()
+        return s.startswith("Genotype(") or s.startswith("Genotype (")
 
     def __init__(self, include_none: bool = False) -> None:
         self.include_none = bool(include_none)

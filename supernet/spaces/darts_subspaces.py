@@ -42,6 +42,12 @@ class _Subspace(DartsSpace):
     normal_ops: ClassVar[tuple[tuple[str, ...], ...]]
     reduce_ops: ClassVar[tuple[tuple[str, ...], ...]]
     Settings: ClassVar[type] = NoOptions
+    text_format = ""
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        """A subspace's genotypes are DARTS genotypes: the darts space reads them (and retrains them)."""
+        return False
 
     def __init__(self) -> None:
         super().__init__(include_none=False)

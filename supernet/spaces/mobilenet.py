@@ -18,6 +18,7 @@ comma-separated tokens `k3e6,skip,k5e3,...`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -174,6 +175,9 @@ class MobileNetNetwork(nn.Module):
         return self.classifier(self.dropout(self.pool(y).flatten(1)))
 
 
+_TOKENS_RE = re.compile(r"^\s*(k\d+e\d+|skip)\s*,")  # `k3e6,skip,...`: the first token and a comma
+
+
 @SPACES.register("mobilenet")
 class MobileNetSpace(SearchSpace):
     """ProxylessNAS-GPU-like space: 21 layer edges `layer:0`..`layer:20`, MBConv k{3,5,7}e{3,6} (+ skip)."""
@@ -181,6 +185,11 @@ class MobileNetSpace(SearchSpace):
     # the grouped forward's grouped depthwise convolutions are 5x slower on an H200 than one forward per
     # perturbation (proposal iteration, batch 64: 28.0 vs 5.4 s at 32 px, 40.5 vs 7.2 s at 224 px)
     grouped_on_cuda = False
+    text_format = "a MobileNet list of 21 tokens k3e6,skip,k5e3,..."
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        return _TOKENS_RE.match(text) is not None
 
     def candidates(self) -> dict[str, tuple[str, ...]]:
         return {e: MB_OPS if i in FIRST_OF_STAGE else TOKENS for i, e in enumerate(LAYERS)}

@@ -123,6 +123,13 @@ class NB201Network(nn.Module):
 class NB201Space(SearchSpace):
     """NAS-Bench-201 (Dong & Yang 2020)."""
 
+    text_format = "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        s = text.strip()
+        return s.startswith("|") and "~" in s
+
     def candidates(self) -> dict[str, tuple[str, ...]]:
         return {e: NB201_OPS for e in NB201_EDGES}
 

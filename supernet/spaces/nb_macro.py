@@ -151,6 +151,12 @@ class NBMacroNetwork(nn.Module):
 class NBMacroSpace(SearchSpace):
     """NAS-Bench-Macro: one edge per searchable layer (`layer:0`..`layer:7`), ops identity/mb3_k3/mb6_k5."""
 
+    text_format = "an NB-Macro 8-digit string such as 22102122"
+
+    @classmethod
+    def claims_text(cls, text: str) -> bool:
+        return text.strip().isdigit()
+
     def candidates(self) -> dict[str, tuple[str, ...]]:
         return {e: NB_MACRO_OPS for e in NB_MACRO_LAYERS}
 
