@@ -49,3 +49,13 @@ def kill_after_steps(monkeypatch):
                 raise Killed
         monkeypatch.setattr(run_mod, "atomic_write_json", write)
     return arm
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.slow_params(id, ...)` marks only those parametrizations of a test slow, so a contract test over
+    every registered thing stays in the fast tier (`-m "not slow"`) for all but its heavy members."""
+    for item in items:
+        marker = item.get_closest_marker("slow_params")
+        callspec = getattr(item, "callspec", None)
+        if marker is not None and callspec is not None and callspec.id in marker.args:
+            item.add_marker(pytest.mark.slow)

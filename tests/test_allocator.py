@@ -39,6 +39,7 @@ def _faults(mode: str) -> tuple[bool, int]:
     return applied == "1", int(faults)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 def test_retained_memory_is_not_faulted_in_again() -> None:
     """With the system defaults the convolutions' 4 MiB blocks come back from the kernel page by page, zero-filled

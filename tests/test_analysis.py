@@ -72,6 +72,7 @@ TINY = ["--space", "nb201", "--dataset", "synthetic", "--channels", "4", "--cell
         "--no-progress"]
 
 
+@pytest.mark.slow
 def test_cli_proxies_run_dir(tmp_path, capsys):
     table = hand_table(tmp_path)
     out = tmp_path / "run"
@@ -94,6 +95,7 @@ def test_cli_proxies_run_dir(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"] == str(out)
 
 
+@pytest.mark.slow
 def test_cli_proxies_resume_equals_uninterrupted_run(tmp_path):
     table = hand_table(tmp_path)
     argv = ["proxies", *TINY, "--sample", "5", "--proxies", "nwot,synflow,tenas", "--seed", "2",
@@ -116,6 +118,7 @@ def test_cli_proxies_resume_equals_uninterrupted_run(tmp_path):
     assert main([*argv, "--out", str(cut), "--resume"]) == 2            # a finished run is never redone
 
 
+@pytest.mark.slow
 def test_cli_op_scoring_run_dir(tmp_path):
     out = tmp_path / "run"
     assert main(["analyze", "op-scoring", *TINY, "--proxies", "params", "--seeds", "0",
@@ -148,6 +151,7 @@ def test_cli_user_errors_one_line(tmp_path, capsys, argv, needle):
     assert not (tmp_path / "r" / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_op_scoring_with_a_trained_supernet(tmp_path):
     """--supernet adds the training-based scorers beside the zero-cost ones; darts-alpha(trained) scores
     are the softmax of the checkpoint's alphas, and none of them depends on the seed."""

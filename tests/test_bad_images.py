@@ -35,6 +35,7 @@ def _folder(root, bad: bytes | None):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", BAD)
 def test_fail_names_the_file(tmp_path, kind):
     root = _folder(tmp_path / "d", BAD[kind])

@@ -356,6 +356,7 @@ def test_random_patches_are_windows_of_one_channel_of_the_images():
         random_patches(images, 2, 7, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["nb201", "darts"])
 def test_tenas_patches_count_regions_on_te_nas_thin_copy(tmp_path, monkeypatch, space):
     """--tenas-regions patches: R of every measure is TE-NAS's pattern count of 3 x 1,000 one-channel 3x3 crops
@@ -393,6 +394,7 @@ def test_tenas_patches_count_regions_on_te_nas_thin_copy(tmp_path, monkeypatch, 
         assert len(seen) == 24 + 18 + 12 and len(set(seen[:24])) > 1  # removals change R
 
 
+@pytest.mark.slow
 def test_tenas_repeat_reinitialises_the_thin_copy_too(tmp_path, monkeypatch):
     """With --tenas-repeat 2 and patches, each round measures the thin copy under two initialisations, the first
     its own as built (a re-seeded rebuild), so R is averaged over initialisations as kappa is."""
@@ -499,6 +501,7 @@ def test_tenas_te_nas_ranks_measure_the_unpruned_supernet_and_rank_rounded_chang
 
 
 # ------------------------------------------------------------------ sampling is uniform
+@pytest.mark.slow
 def test_sampling_is_uniform_chi_square():
     space, rng = PlantedSpace(), np.random.default_rng(0)
     n = 54 * 100
@@ -546,6 +549,7 @@ def test_the_score_cache_returns_what_was_stored_and_any_key_change_invalidates_
     assert ScoreCache(path, KEY).get("g5") == 2.0
 
 
+@pytest.mark.slow
 def test_naswot_reuses_the_cache_across_runs_and_a_changed_key_rescores(tmp_path):
     base = dict(strategy="naswot", space="nb201", dataset="synthetic", val_channels=4, val_cells=1, batch_size=8,
                 samples=4, score_cache=str(tmp_path / "scores.jsonl"), channels_last=False)
@@ -566,6 +570,7 @@ def make_run(root: Path, name: str, settings: dict, result: dict) -> Path:
     return d
 
 
+@pytest.mark.slow
 def test_report_groups_by_differing_settings_with_hand_computed_mean_and_std(tmp_path):
     runs = []
     for seed, acc, sec in ((0, 93.0, 10.0), (1, 94.0, 20.0), (2, 95.0, 30.0)):

@@ -18,6 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+@pytest.mark.slow
 def test_ours_against_a_command_that_reports_its_times():
     """The other side prints two iteration times (3 s and 5 s): its median is 4 s; ours is measured for real."""
     out = _run("--space", "nb201", "--batch-size", "4", "--repeats", "1", "--iterations", "1",
@@ -37,6 +38,7 @@ def test_a_regex_without_a_command_is_one_line():
                                                "output it reads)"]
 
 
+@pytest.mark.slow
 def test_a_regex_that_matches_nothing_is_one_line():
     out = _run("--batch-size", "4", "--repeats", "1", "--iterations", "1", "--theirs", "echo nothing",
                "--theirs-regex", r"took ([0-9.]+) s")
@@ -47,6 +49,7 @@ def test_a_regex_that_matches_nothing_is_one_line():
 TRAIN_STEP = SCRIPT.parent / "train_step.py"
 
 
+@pytest.mark.slow
 def test_train_step_reports_images_per_second_of_the_recipe_network():
     """One token stands for every MobileNet layer; the network is the recipe's, with the classes asked for."""
     import torch
@@ -68,6 +71,7 @@ def test_train_step_reports_images_per_second_of_the_recipe_network():
     assert torch.cuda.is_available() or "GiB" not in out.stdout
 
 
+@pytest.mark.slow
 def test_train_step_bad_mode_is_one_line():
     out = subprocess.run([sys.executable, str(TRAIN_STEP), "--modes", "fp32/x"], capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" not in out.stderr
@@ -75,6 +79,7 @@ def test_train_step_bad_mode_is_one_line():
                                                "LAYOUT contiguous|channels-last"]
 
 
+@pytest.mark.slow
 def test_gpu_checks_script_parses_and_its_flags_exist():
     """benchmarks/gpu_checks.sh only runs where a GPU is lent: here it must at least parse, and every flag it
     passes to a benchmark script must be one that script accepts (checked against its --help)."""
@@ -92,6 +97,7 @@ def test_gpu_checks_script_parses_and_its_flags_exist():
             assert f in helptext or f.replace("--no-", "--") in helptext, f"{name} has no {f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, args, needle", [
     ("train_step.py", ["--genotype", ",".join(["k3e3"] * 20 + ["k9e9"])], "layer 20 has unknown token 'k9e9'"),
     ("train_step.py", ["--genotype", "k9e9"], "cannot read genotype 'k9e9'"),  # not a block: no expansion
@@ -109,6 +115,7 @@ def test_benchmark_scripts_bad_names_are_one_line(script, args, needle):
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
 
 
+@pytest.mark.slow
 def test_zcpt_proxies_script_skips_finished_runs_resumes_started_ones_and_passes_real_flags(tmp_path):
     """benchmarks/zcpt_proxies_nb201.sh with a stand-in opscore that logs its arguments: a finished run is skipped,
     a started one gets --resume, nwot runs as the README's search and other proxies with batch BN and
@@ -154,6 +161,7 @@ def _run_zcpt_script(fake, runs, **env):
                           timeout=60, env={**os.environ, "OPSCORE": str(fake), "RUNS": str(runs), **env})
 
 
+@pytest.mark.slow
 def test_zcpt_proxies_script_runs_jobs_searches_at_once(tmp_path):
     """JOBS=2: seed 0's stand-in finishes only once seed 1's has started, so the script passes only when both run
     at the same time; with JOBS=1 the same stand-in gives up (exit 3) and the script stops with that status."""
@@ -171,6 +179,7 @@ def test_zcpt_proxies_script_runs_jobs_searches_at_once(tmp_path):
     assert out.returncode == 3 and not (runs1 / "snip-s1").exists() and not (tmp_path / "runs1-report").exists()
 
 
+@pytest.mark.slow
 def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_bad_jobs_or_threads(tmp_path):
     """A failing search: the running one finishes, no new one starts, the script exits with the failure's status
     and writes no report. JOBS or THREADS that is not a positive whole number is one line and exit 2."""
@@ -188,6 +197,7 @@ def test_zcpt_proxies_script_stops_at_a_failing_search_and_refuses_bad_jobs_or_t
             assert out.returncode == 2 and out.stderr.strip() == f"{name} must be a positive whole number, got '{bad}'"
 
 
+@pytest.mark.slow
 def test_factorized_reduce_benchmark_prints_both_formulas_per_shape_and_layout():
     out = subprocess.run([sys.executable, str(SCRIPT.parent / "factorized_reduce.py"), "--batch-size", "2",
                           "--repeats", "1"], capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -197,6 +207,7 @@ def test_factorized_reduce_benchmark_prints_both_formulas_per_shape_and_layout()
     assert sum("channels_last" in r for r in rows) == 4
 
 
+@pytest.mark.slow
 def test_nwot_gram_times_both_kernels_on_the_three_nb201_code_shapes():
     """Each NB201 code shape gets a row: both kernels timed and int8 checked exact, or int8 said to be missing."""
     out = subprocess.run([sys.executable, str(SCRIPT.parent / "nwot_gram.py"), "--batch-size", "4", "--repeats", "1"],

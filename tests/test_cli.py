@@ -11,6 +11,7 @@ TINY = ["--space", "nb201", "--dataset", "synthetic", "--channels", "4", "--cell
         "--val-cells", "1", "--batch-size", "8", "-N", "1", "-V", "1", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_cli_search_writes_run_dir(tmp_path, capsys):
     assert main(["search", *TINY, "--out", str(tmp_path / "r")]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -18,6 +19,7 @@ def test_cli_search_writes_run_dir(tmp_path, capsys):
     assert json.loads((tmp_path / "r" / "result.json").read_text())["genotype"] == summary["genotype"]
 
 
+@pytest.mark.slow
 def test_cli_with_config_file_and_table(tmp_path, capsys):
     from supernet.spaces.nb201 import NB201_OPS, NB201Genotype
     import itertools
@@ -32,6 +34,7 @@ def test_cli_with_config_file_and_table(tmp_path, capsys):
     assert res["order"] == "fixed" and "cifar10_test_acc" in res["benchmark"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, needle", [
     (["--space", "nope"], "unknown space 'nope'"),
     (["--proxy", "nope"], "unknown proxy 'nope'"),
@@ -53,6 +56,7 @@ def test_bad_input_one_line_no_traceback(tmp_path, extra, needle):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_unreadable_table(tmp_path):
     bad = tmp_path / "t.csv"
     bad.write_bytes(b"\xff\xfe\x00garbage")

@@ -47,6 +47,7 @@ def test_reader_refuses_an_incomplete_checkpoint(tmp_path):
         read_checkpoint(tmp_path / "c.pt", "training checkpoint", "delete it", keys=("epoch", "history"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["truncated", "text"])
 def test_train_resume_with_damaged_last_pt(tmp_path, capsys, how):
     run = tmp_path / "r"
@@ -82,6 +83,7 @@ def _killed_after_first_epoch(run) -> None:
         train_supernet(_cfg(), run, progress=False, dataset=_data(), on_step=stop)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["truncated", "text"])
 def test_train_supernet_resume_with_damaged_checkpoint(tmp_path, how):
     run = tmp_path / "r"
@@ -92,6 +94,7 @@ def test_train_supernet_resume_with_damaged_checkpoint(tmp_path, how):
     assert "\n" not in str(e.value) and "weights_only" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_train_supernet_cli_resume_with_damaged_checkpoint(tmp_path, capsys):
     argv = ["train-supernet", "--space", "nb201", "--dataset", "synthetic", "--channels", "2", "--cells", "1",
             "--epochs", "1", "--batch-size", "16", "--eval-batches", "1", "--no-progress", "--out", str(tmp_path / "r")]
@@ -102,6 +105,7 @@ def test_train_supernet_cli_resume_with_damaged_checkpoint(tmp_path, capsys):
     _one_line(capsys, opscore([*argv, "--resume"]), "checkpoint.pt is damaged", "delete it")
 
 
+@pytest.mark.slow
 def test_train_supernet_resume_rewrites_a_damaged_history_and_counts_the_killed_time(tmp_path):
     run = tmp_path / "r"
     _killed_after_first_epoch(run)

@@ -130,6 +130,7 @@ def tiny(**kw) -> SearchConfig:
     return search_config(**{**base, **kw}).validate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ORDERS)
 def test_tiny_darts_search_end_to_end_for_every_order(tmp_path, order):
     res = run_search(tiny(order=order), tmp_path / "r", progress=False)
@@ -146,6 +147,7 @@ def test_tiny_darts_search_end_to_end_for_every_order(tmp_path, order):
     check_genotype(space, g, rows)
 
 
+@pytest.mark.slow
 def test_tiny_search_in_the_full_darts_space(tmp_path):
     res = run_search(tiny(space="darts", order="fixed"), tmp_path / "r", progress=False)
     assert res["perturbations_per_iteration"] == 7 * 28 and res["topology_perturbations_per_iteration"] == 44
@@ -154,6 +156,7 @@ def test_tiny_search_in_the_full_darts_space(tmp_path):
     assert net.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
+@pytest.mark.slow
 def test_noise_space_search_is_reproducible_with_the_seed(tmp_path):
     a = run_search(tiny(space="darts-s4", seed=4), tmp_path / "a", progress=False)
     b = run_search(tiny(space="darts-s4", seed=4), tmp_path / "b", progress=False)
@@ -161,6 +164,7 @@ def test_noise_space_search_is_reproducible_with_the_seed(tmp_path):
     assert (tmp_path / "a" / "decisions.jsonl").read_text() == (tmp_path / "b" / "decisions.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_resume_inside_an_iteration_of_a_noise_space_search_continues_exactly(tmp_path, kill_after_steps):
     """The noise op draws from the RNG in every forward: the replayed steps must leave it as they found it."""
     from conftest import Killed

@@ -76,6 +76,7 @@ def test_subspace_supernets_hold_exactly_the_listed_ops(name):
     assert types == ["normal", "reduce", "reduce", "normal"]  # reductions at 4//3 = 1 and 8//3 = 2
 
 
+@pytest.mark.slow
 def test_supernet_layout_and_shared_edges():
     space = get_space("darts")
     state = space.new_state()
@@ -130,6 +131,7 @@ def test_te_nas_layout_is_a_stem_of_c_a_normal_and_a_reduce_cell_and_bn_relu_bef
     assert torch.allclose(logits, net.classifier(normed.clamp(min=0).mean((2, 3))), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_search_ops_are_darts_by_default_and_te_nas_with_affine_bn_and_bare_pools():
     """DARTS's model_search.py: BN(affine=False) in every op, BN after each pool; TE-NAS's cell_operations.py (its
     launcher sets affine): affine BN, pools without BN."""
@@ -308,6 +310,7 @@ def test_genotype_from_state_needs_decisions_and_topology():
     assert {op for op, _ in g.reduce} == {"avg_pool_3x3"} and g.normal_concat == [2, 3, 4, 5]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["darts", "darts-s3"])
 def test_batched_scoring_equals_one_forward_per_perturbation(name):
     from scoring.proxies import get_proxy

@@ -41,6 +41,7 @@ def test_a_bug_always_propagates(monkeypatch, debug):
         opscore([*debug, "search", "--dataset", "synthetic"])
 
 
+@pytest.mark.slow
 def test_debug_prints_the_traceback_from_the_command_line():
     proc = subprocess.run([sys.executable, "-m", "search", "--debug", *BAD], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "SettingsError" in proc.stderr

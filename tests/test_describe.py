@@ -31,6 +31,7 @@ def recipe_params(space: str, genotype: str, dataset: str) -> int:
     return count_params(build_model(loaded, recipe, CLASSES[dataset]))
 
 
+@pytest.mark.slow_params('darts')
 @pytest.mark.parametrize("space", list(GENOTYPES))
 def test_params_equal_the_recipe_network(space, capsys):
     assert main(["describe", "--space", space, "--genotype", GENOTYPES[space]]) == 0
@@ -39,10 +40,12 @@ def test_params_equal_the_recipe_network(space, capsys):
     assert out["space"] == space and out["num_classes"] == 10 and out["image_size"] == 32
 
 
+@pytest.mark.slow
 def test_darts_v2_has_its_published_size():
     assert describe(DescribeConfig(space="darts", genotype="DARTS_V2").validate())["params"] == 3_349_342  # 3.35M
 
 
+@pytest.mark.slow
 def test_imagenet_uses_the_imagenet_recipe_and_1000_classes():
     out = describe(DescribeConfig(space="mobilenet", genotype=MOBILENET, dataset="imagenet").validate())
     assert (out["recipe"], out["image_size"], out["num_classes"]) == ("imagenet-mobilenet", 224, 1000)

@@ -35,6 +35,7 @@ FEAR = dict(validator="fear", fear_threshold=0.15, fear_reject_ratio=1.0, val_ep
             fear_window=2, fear_stage2_steps=1, iterations=4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [{}, FEAR], ids=["proxy", "fear"])
 def test_two_workers_match_sequential(tmp_path, extra):
     import torch

@@ -464,6 +464,7 @@ CASES["train-genotype-code"] = Case(plain(["train", "--genotype", "__import__('o
                                     "cannot read genotype")
 
 
+@pytest.mark.slow_params('data-search-zero-byte', 'silent-identical-images-zcpt')
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_one_clear_line(name, tmp_path, made, capsys, monkeypatch):
     case = CASES[name]
@@ -488,6 +489,7 @@ def test_bad_input_is_one_clear_line(name, tmp_path, made, capsys, monkeypatch):
     assert not [p for p in tmp_path.rglob("*.tmp")], "a temporary file was left behind"
 
 
+@pytest.mark.slow_params('op-scoring')
 @pytest.mark.parametrize("argv", [PROXIES, OP_SCORING, FEAR], ids=["proxies", "op-scoring", "fear-threshold"])
 def test_bad_images_skip_is_honoured(argv, tmp_path, made, capsys, caplog):
     """Every command that reads an image folder takes --bad-images: skip leaves the bad file out with a warning."""
@@ -509,12 +511,14 @@ def test_resume_rewrites_a_damaged_journal_from_the_checkpoint(cmd, name, tmp_pa
     assert (run / name).read_text() == good
 
 
+@pytest.mark.slow
 def test_resume_of_a_mistyped_out_says_nothing_was_found(tmp_path, made, capsys, caplog):
     """--resume on a folder holding no run warns that nothing was found to resume, then starts afresh."""
     assert opscore([*SEARCH, *SYN, "--out", str(tmp_path / "typo"), "--resume"]) == 0
     assert any("nothing to resume" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resume-search-proposals.json-wrong-shape", "data-search-truncated",
                                   "env-search-tpu"])
 def test_as_a_process_the_last_stderr_line_is_the_error(name, tmp_path, made):

@@ -45,6 +45,7 @@ def one_row_table(tmp_path):
     return p
 
 
+@pytest.mark.slow
 def test_nb201_search_reports_every_dataset_of_the_table(tmp_path, capsys):
     table, index = full_table(tmp_path)
     assert main(["search", *TINY, "--benchmark-table", str(table), "--out", str(tmp_path / "r")]) == 0
@@ -62,6 +63,7 @@ def candidate_genotypes(run) -> list[str]:
     return [c["genotype"] for c in json.loads((run / "candidates.json").read_text())]
 
 
+@pytest.mark.slow
 def test_a_search_records_the_best_of_its_candidates(tmp_path):
     table, index = full_table(tmp_path)
     run = tmp_path / "r"
@@ -94,6 +96,7 @@ def test_the_best_skips_what_no_benchmark_holds_or_a_lookup_that_crashes(tmp_pat
     assert bench.best(["boom", "missing"]) is None and bench.best([]) is None
 
 
+@pytest.mark.slow
 def test_missing_winner_keeps_the_search_then_lookup_adds_it(tmp_path):
     run = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "search", "search", *TINY, "--benchmark-table",
@@ -119,6 +122,7 @@ def test_missing_winner_keeps_the_search_then_lookup_adds_it(tmp_path):
         {k: res[k] for k in res if not k.startswith("benchmark") and k != "sample_oracle"}  # nothing else touched
 
 
+@pytest.mark.slow
 def test_resume_without_the_benchmark_is_allowed(tmp_path):
     cfg = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
                iterations=1, validation_batches=1, seed=3)
@@ -141,6 +145,7 @@ def test_lookup_user_errors(tmp_path, capsys):
     assert "is a file; --nats-bench takes the extracted" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, needle", [
     (lambda d: ["--nats-bench", str(d / "x.pickle.pbz2")], "is a file; --nats-bench takes the extracted"),
     (lambda d: ["--nats-bench", str(d / "missing")], "does not exist"),
@@ -176,6 +181,7 @@ def macro_json(tmp_path, skip: str | None = None):
     return p
 
 
+@pytest.mark.slow
 def test_nb_macro_search_reads_the_json_and_a_missing_winner_exits_3(tmp_path):
     from supernet.spaces.nb_macro import parse_nb_macro
 

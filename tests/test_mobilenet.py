@@ -43,6 +43,7 @@ def n_params(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_param_count_equals_the_hand_count():
     # all-k3e3 at 1000 classes by stage: stem 1,160 + fixed block 1,448; stages 27,400 + 73,144 + 270,200 +
     # 395,920 + 1,364,096 + 539,232; head 749,952; linear 1,729,000 (the closed form does this sum for any genotype)
@@ -142,6 +143,7 @@ def features(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net.head(net.layers(net.stem(x)))
 
 
+@pytest.mark.slow
 def test_edits_restore_the_state_and_the_output_exactly():
     state, net = _supernet()
     x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
@@ -179,6 +181,7 @@ def test_removed_ops_never_run_and_skip_is_the_identity():
             assert torch.equal(layer(h), h)
 
 
+@pytest.mark.slow
 def test_tiny_search_runs_at_two_image_sizes(tmp_path):
     for size in (None, 48):
         cfg = search_config(space="mobilenet", dataset="synthetic", channels=8, val_channels=8, batch_size=4,
@@ -203,6 +206,7 @@ def test_retraining_sources_detect_the_space(tmp_path):
     assert load_genotype(str(tmp_path / "r.json")).genotype == SPACE.parse_genotype(EXAMPLE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy", __import__("scoring.proxies", fromlist=["PROXIES"]).PROXIES.names())
 def test_every_proxy_scores_the_supernet_and_leaves_it_unchanged(proxy):
     """Every proxy runs on a perturbed mobilenet supernet (ReLU6 units, skip ops), on a tiny batch."""

@@ -63,6 +63,7 @@ def n_params(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_param_counts_match_closed_form():
     assert expected_params("00000000") == 387_882  # stem 928 + 2176 + 8448 + 33280 + head 330240 + fc 12810
     rng = random.Random(0)
@@ -132,6 +133,7 @@ def test_mixed_supernet_reads_the_state():
             sup(x)
 
 
+@pytest.mark.slow
 def test_search_runs_on_synthetic_data(tmp_path):
     cfg = search_config(space="nb-macro", dataset="synthetic", channels=4, val_channels=4, batch_size=8,
                        iterations=1, validation_batches=1, seed=1).validate()

@@ -78,6 +78,7 @@ TINY = ["--space", "nb201", "--channels", "4", "--cells", "1", "--val-channels",
         "-V", "1", "--batch-size", "4", "--dataset", "imagefolder", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_a_run_started_with_a_relative_data_folder_resumes_and_lends_from_anywhere(tmp_path, monkeypatch, capsys):
     """The reported bug: a run given `--data-root imgs` refused the same folder given absolute (and a relative path
     was recorded as given, so from another directory it named another folder)."""

@@ -13,6 +13,7 @@ PINNED = {"batch": "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1
           "eval": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bn_mode", ["batch", "eval"])
 @pytest.mark.parametrize("channels_last, batched", [(True, False), (False, True)])
 def test_pinned_genotype(shared_data_dir, tmp_path, channels_last, batched, bn_mode):

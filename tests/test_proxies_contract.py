@@ -82,6 +82,7 @@ def edited_supernet():
     return space, state, net
 
 
+@pytest.mark.slow_params('flops')
 @pytest.mark.parametrize("name", PROXIES.names())
 def test_proxy_on_edited_supernet(name):
     space, state, net = edited_supernet()
@@ -112,6 +113,7 @@ def test_proxy_on_standalone_network(name):
     assert_same(before, fingerprint(net))
 
 
+@pytest.mark.slow_params('disc-zc-flops', 'disc-zc-grasp', 'disc-zc-tenas', 'zc-pt-flops', 'zc-pt-grasp', 'zc-pt-tenas')
 @pytest.mark.parametrize("name", PROXIES.names())
 @pytest.mark.parametrize("scorer", ["zc-pt", "disc-zc"])
 def test_proxy_drives_zero_cost_scorers(name, scorer):

@@ -173,6 +173,7 @@ def test_every_space(name):
     assert out.shape == (2, 3) and torch.isfinite(out).all()
 
 
+@pytest.mark.slow_params('darts', 'mobilenet')
 @pytest.mark.parametrize("name", SPACES.names())
 def test_every_space_trains_on_channels_last_with_few_channels(name):
     """Searches and TE-NAS run channels-last on the CPU, down to 1-2 channel supernets: the gradients of the supernet
@@ -220,6 +221,7 @@ class Scale(nn.Module):
         return self.k * x
 
 
+@pytest.mark.slow_params('dirichlet')
 @pytest.mark.parametrize("name", MIXING.names())
 def test_every_mixing_rule(name):
     rule = MIXING.get(name)
@@ -407,6 +409,7 @@ def recipe_space(recipe: str) -> str:
     return max(spaces, key=len)
 
 
+@pytest.mark.slow_params('imagenet-darts', 'imagenet-mobilenet')
 @pytest.mark.parametrize("name", recipe_names())
 def test_every_recipe(name, tmp_path):
     """One synthetic epoch of each recipe at tiny width (its image size, schedule, auxiliary head, drop-path,
@@ -463,6 +466,7 @@ def test_every_space_samples_and_mutates_one_decision(name):
 
 
 # ------------------------------------------------------------------------- search strategies
+@pytest.mark.slow_params('tenas', 'zcpt')
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
 def test_every_strategy(strategy, tmp_path):
     """A tiny search of each strategy: result.json holds the common keys, the winner is a valid genotype of

@@ -16,6 +16,7 @@ def tiny(**kw) -> SearchConfig:
     return search_config(**{**TINY, **kw}).validate()
 
 
+@pytest.mark.slow
 def test_tiny_search_writes_a_valid_run_dir(tmp_path):
     res = run_search(tiny(), tmp_path / "run", progress=False)
     d = tmp_path / "run"
@@ -37,6 +38,7 @@ def test_tiny_search_writes_a_valid_run_dir(tmp_path):
     assert result["genotype"] == max(cands, key=lambda c: c["validation_score"])["genotype"]
 
 
+@pytest.mark.slow
 def test_same_config_same_genotype(tmp_path):
     a = run_search(tiny(order="random", seed=5), tmp_path / "a", progress=False)
     b = run_search(tiny(order="random", seed=5), tmp_path / "b", progress=False)
@@ -53,6 +55,7 @@ def test_fixed_order_decides_edges_input_to_output(tmp_path):
         assert r["choice"] == max(r["scores"], key=r["scores"].get)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path):
     full = run_search(tiny(iterations=3), tmp_path / "full", progress=False)
     part = tmp_path / "part"
@@ -66,6 +69,7 @@ def test_resume_continues_exactly(tmp_path):
     assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("earlier_layout", [False, True])
 def test_resume_during_validation_keeps_the_scored_candidates(tmp_path, earlier_layout):
     """Also from a validation.json of the layout before it held seconds (a plain {genotype: total})."""
@@ -103,6 +107,7 @@ def _full_and_killed_in_iteration_1(tmp_path, cfg, kill_after_steps):
     return full, tmp_path / "part"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order, rescored", [("random", 3), ("global-op-iter", 3 + 2 + 1), ("global-edge-once", 3)])
 def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypatch, kill_after_steps,
                                                               order, rescored):
@@ -133,6 +138,7 @@ def test_resume_inside_a_proposal_iteration_continues_exactly(tmp_path, monkeypa
     assert resumed["seconds"] >= 7000 + first[0]["seconds"] + resumed["validation_seconds"]
 
 
+@pytest.mark.slow
 def test_resume_reads_step_records_of_the_layout_without_elapsed(tmp_path, kill_after_steps):
     """Step records written before they held the iteration's seconds still resume (their time is not counted)."""
     cfg = dict(order="random", iterations=2, seed=6)
@@ -146,6 +152,7 @@ def test_resume_reads_step_records_of_the_layout_without_elapsed(tmp_path, kill_
     assert (part / "decisions.jsonl").read_text() == (tmp_path / "full" / "decisions.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_existing_run_dir_needs_resume(tmp_path):
     from runtime.rundir import RunFolderError
     run_search(tiny(iterations=1), tmp_path / "r", progress=False)

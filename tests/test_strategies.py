@@ -123,6 +123,7 @@ def test_an_unknown_strategy_is_one_line(capsys, tmp_path):
     assert "unknown search strategy 'nope'" in err and "zcpt" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_run_folder_written_before_the_strategy_setting_still_resumes(tmp_path):
     cfg = search_config(**TINY)
     full = run_search(cfg, tmp_path / "full", progress=False)

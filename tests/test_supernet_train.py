@@ -41,6 +41,7 @@ def test_dirichlet_sample_is_on_the_simplex_and_differentiable():
     assert ws.shape == (2,) and torch.isclose(ws.sum(), torch.tensor(1.0))
 
 
+@pytest.mark.slow
 def test_dirichlet_sample_mean_and_the_mean_rule():
     """E[w] = beta / sum(beta) with beta = ELU(alpha) + 1 (hand formula); dirichlet-mean drops removed
     ops without renormalising."""
@@ -102,6 +103,7 @@ def _shift(params, delta):
             i += len(p)
 
 
+@pytest.mark.slow
 def test_second_order_gradient_matches_finite_differences():
     st, alphas, model = _tiny_nb201()
     g = torch.Generator().manual_seed(3)
@@ -183,6 +185,7 @@ def test_tse_update_equals_hand_summed_gradients(method):
 
 
 # ---------------------------------------------------------------------- planted toy (DARTS)
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["darts", "darts-2nd", "drnas", "darts-tse", "drnas-tse"])
 def test_training_on_a_planted_toy_drives_the_planted_alpha_up(tmp_path, method):
     cfg = SupernetTrainConfig(space="toy", method=method, epochs=6, batch_size=32, seed=0, lr=0.1, lr_min=0.01,
@@ -208,6 +211,7 @@ def _data():
     return SyntheticImages(96, 10, image_size=8, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["darts", "drnas-tse"])
 def test_resume_after_an_interrupted_epoch_continues_exactly(tmp_path, method):
     full = train_supernet(_tiny_cfg(method), tmp_path / "full", progress=False, dataset=_data())
@@ -233,6 +237,7 @@ def test_resume_after_an_interrupted_epoch_continues_exactly(tmp_path, method):
         assert b["trainer"]["architect"]["count"] == a["trainer"]["architect"]["count"]
 
 
+@pytest.mark.slow
 def test_run_directory_and_supernet_file(tmp_path):
     train_supernet(_tiny_cfg("darts"), tmp_path / "r", progress=False, dataset=_data())
     d = tmp_path / "r"
@@ -250,6 +255,7 @@ def test_run_directory_and_supernet_file(tmp_path):
         train_supernet(_tiny_cfg("drnas"), d, resume=True, progress=False, dataset=_data())
 
 
+@pytest.mark.slow
 def test_tensorboard_gets_scalars_and_the_alpha_heatmap(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     cfg = SupernetTrainConfig(space="toy", method="darts", epochs=2, batch_size=32, eval_batches=1, channels_last=False)

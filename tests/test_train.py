@@ -44,6 +44,7 @@ def image_folder(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_short_run_lowers_training_loss(tmp_path):
     res = train(tiny(epochs=5, schedule="constant", synthetic_size=16), tmp_path / "r", progress=False)
     losses = [r["train_loss"] for r in rows(tmp_path / "r")]
@@ -52,6 +53,7 @@ def test_short_run_lowers_training_loss(tmp_path):
     assert res["train_loss"] == losses[-1]
 
 
+@pytest.mark.slow
 def test_run_dir_and_result(tmp_path):
     res = train(tiny(), tmp_path / "r", progress=False)
     d = tmp_path / "r"
@@ -86,6 +88,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, image_folder):
     """Augmentation (crop, flip, cutout) draws from the RNG, so this needs model, optimiser, schedule and RNG."""
     kw = dict(dataset="imagefolder", data_root=str(image_folder), image_size=32, cutout=8, batch_size=6,
@@ -113,6 +116,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, image_folder
     assert ra == rb
 
 
+@pytest.mark.slow
 def test_resume_without_the_rng_state_would_differ(tmp_path, image_folder, monkeypatch):
     """Control for the test above: skipping the RNG restore changes the augmentation stream and the weights."""
     kw = dict(dataset="imagefolder", data_root=str(image_folder), image_size=32, cutout=8, batch_size=6, epochs=2)
@@ -131,6 +135,7 @@ def test_resume_without_the_rng_state_would_differ(tmp_path, image_folder, monke
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_validation_split_selects_on_validation_only(tmp_path):
     res = train(tiny(epochs=3, val_split=0.25, synthetic_size=32), tmp_path / "r", progress=False)
     rs = rows(tmp_path / "r")
@@ -152,6 +157,7 @@ def test_holdout_split():
         holdout_split(10, 10, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amp, channels_last", [("bf16", True), ("fp16", False)])
 def test_mixed_precision_and_channels_last(tmp_path, amp, channels_last):
     res = train(tiny(epochs=1, amp=amp, channels_last=channels_last, grad_clip=5.0), tmp_path / "r", progress=False)

@@ -29,6 +29,7 @@ def test_shards_cover_every_item_once():
             assert [len(ShardSampler(n, DistEnv(r, world, r))) for r in range(world)] == [len(p) for p in parts]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.is_file(), reason="torchrun not installed beside python")
 def test_two_process_gloo_run_agrees_with_single_process_reduction(tmp_path):
     out = tmp_path / "ddp"

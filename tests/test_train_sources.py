@@ -150,6 +150,7 @@ def test_darts_v2_params_as_darts_counts_them():
     assert sum(p.numel() for p in with_aux.parameters()) > n
 
 
+@pytest.mark.slow
 def test_tiny_darts_network_trains_with_aux_head_and_drop_path(tmp_path):
     r = Recipe(name="tiny-darts", space="darts", genotype=DARTS_V2_TEXT, dataset="synthetic", synthetic_size=16,
                image_size=32, channels=4, cells=3, auxiliary_weight=0.4, drop_path=0.2, epochs=2, batch_size=8,
@@ -173,6 +174,7 @@ def test_tiny_darts_network_trains_with_aux_head_and_drop_path(tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI
+@pytest.mark.slow
 def test_cli_trains_nb_macro_and_resume_returns_result(tmp_path, capsys):
     out = tmp_path / "r"
     assert opscore(["train", "--genotype", "22102122", *TINY_FLAGS, "--out", str(out)]) == 0
@@ -187,6 +189,7 @@ def test_cli_trains_nb_macro_and_resume_returns_result(tmp_path, capsys):
     assert again["test_top1"] == res["test_top1"]
 
 
+@pytest.mark.slow
 def test_cli_trains_from_a_search_run_dir(tmp_path, capsys):
     search_dir = tmp_path / "search"
     search_dir.mkdir()
@@ -213,6 +216,7 @@ def test_cli_mistakes_one_line(tmp_path, capsys, extra, needle):
     assert len(err) == 1 and needle in err[0], err
 
 
+@pytest.mark.slow
 def test_module_entry_point_errors_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "train_final", "--genotype", "Genotype(normal=[", *TINY_FLAGS,
                            "--out", str(tmp_path / "r")], capture_output=True, text=True,

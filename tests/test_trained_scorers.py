@@ -61,6 +61,7 @@ def _propose(space, state, sc, iteration: int = 0, log=None):
     return p, log
 
 
+@pytest.mark.slow
 def test_darts_pt_keeps_the_planted_op_and_fine_tunes_between_decisions(toy_supernet):
     space, state, model, sc, tuner = _scorer(toy_supernet, "darts-pt", tune_epochs=0.5, accuracy_batches=8)
     trained = {k: v.clone() for k, v in model.state_dict().items()}
@@ -182,6 +183,7 @@ def _search(tmp_path, supernet, scorer, *extra):
     return res, rows
 
 
+@pytest.mark.slow
 def test_cli_train_supernet_then_darts_alpha(tmp_path, nb201_supernet):
     res, rows = _search(tmp_path, nb201_supernet, "darts-alpha")
     sn = torch.load(nb201_supernet / "supernet.pt", weights_only=True)
@@ -191,6 +193,7 @@ def test_cli_train_supernet_then_darts_alpha(tmp_path, nb201_supernet):
     assert len(rows) == 6 and all(r["direction"] == "max" for r in rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scorer, pick", [("darts-pt", min), ("disc-acc", max)])
 def test_cli_accuracy_scorers(tmp_path, nb201_supernet, scorer, pick):
     res, rows = _search(tmp_path, nb201_supernet, scorer, "--tune-epochs", "0.2", "--accuracy-batches", "1",
@@ -220,6 +223,7 @@ def test_search_user_errors(tmp_path, capsys, extra, needle):
                          "--out", str(tmp_path / "r")], needle)
 
 
+@pytest.mark.slow
 def test_search_refuses_a_mismatched_supernet(tmp_path, capsys, nb201_supernet):
     bad = tmp_path / "bad.pt"
     bad.write_text("not a checkpoint")

@@ -154,6 +154,7 @@ def test_bad_validator_settings_are_one_line(validator, bad, needle):
         search_config(validator=validator, **bad)
 
 
+@pytest.mark.slow
 def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
     """End to end: --validator fear; each candidate's curve in curves/<k>.jsonl; killed after the first
     candidate's verdict, the resumed search ends as the uninterrupted one (FEAR's fastest restored)."""
@@ -185,6 +186,7 @@ def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
     assert json.loads((part / "candidates.json").read_text()) == cands
 
 
+@pytest.mark.slow
 def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
     """`opscore proxies --validators`: each validator's column is its verdict on the architecture, with its
     cost per architecture; a killed study resumes to the same scores (FEAR's fastest restored)."""
@@ -250,6 +252,7 @@ def test_the_shallow_learner_threshold_separates_orientations():
     assert res["threshold"] == 1.0 and res["features"] == 2 * 2 * 9 and res["images"] == 64
 
 
+@pytest.mark.slow
 def test_proposals_from_another_run_are_validated_anew(tmp_path):
     """--proposals-from: the finished proposals of a run, validated with another validator, equal a full run
     with that validator; other proposal settings are refused."""
@@ -353,6 +356,7 @@ def test_vote_ranks_by_hand():
 TRIO = ["signal-signal", "signal-noise", "noise-signal", "noise-noise"]
 
 
+@pytest.mark.slow
 def test_vote_equals_the_rank_sum_of_its_members_run_alone():
     """vote over tse and tse-ema through the validation stage = rank sums of the members' own stage scores,
     by hand; a vote resumed from a checkpoint of its first two candidates ends the same."""
@@ -377,6 +381,7 @@ def test_vote_equals_the_rank_sum_of_its_members_run_alone():
     assert resumed == voted
 
 
+@pytest.mark.slow
 def test_vote_scored_independently_then_settled_equals_the_sequential_run():
     """With an order-dependent member (fear, its ratio rule), the spread-over-processes path equals the
     sequential run: each member settles its own scores, then the ranks are summed."""
@@ -418,6 +423,7 @@ def test_bad_vote_settings_are_one_line(bad, needle):
     assert search_config(validator="vote", vote="proxy,tse-ema", val_repeats=2).val_repeats == 2  # a tse member
 
 
+@pytest.mark.slow
 def test_a_search_with_the_vote_validator(tmp_path):
     """End to end: the candidates' scores are rank sums (two members: they add up to n(n+1)), each curve row
     names its member, and the winner has the top sum."""
