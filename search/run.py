@@ -58,12 +58,13 @@ def _open(cfg: SearchConfig, out: Path, resume: bool, progress: bool, workers: W
         raise ConfigError(f"the data set has {len(dataset)} images, fewer than --batch-size {cfg.batch_size}")
     device = resolve_device(cfg.device, workers.local_rank if workers.world > 1 else None)
     # the benchmark settings choose lookups, not the search: a run resumes whatever they are
+    schema = search_schema()
     folder = RunFolder.open(out, cfg.to_dict(), resume=resume, markers=strategy.markers,
                             free=("out", *BENCHMARK_SETTINGS),
-                            schema=search_schema(),
+                            schema=schema,
                             writes=workers.is_main, barrier=workers.barrier)
     return SearchContext(cfg, folder, workers, space, dataset, num_classes_of(dataset), device, benchmark, progress,
-                         input_size=image_side(dataset))
+                         input_size=image_side(dataset), schema=schema)
 
 
 def _stages(strategy: Strategy, ctx: SearchContext) -> dict[str, Any]:

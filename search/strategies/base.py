@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from runtime.rundir import RunFolder
-from runtime.settings import NoOptions, plugin_settings
+from runtime.settings import NoOptions, Schema, plugin_settings
 from scoring.selection import best
 from supernet.registry import Registry
 from supernet.spaces.base import SearchSpace
@@ -47,6 +47,7 @@ class SearchContext:
     progress: bool = True
     writer: Any = None                 # TensorBoard writer (writes nothing on ranks other than 0)
     input_size: int = 32               # side of the scoring images (networks are built for it)
+    schema: Schema = field(default_factory=Schema)  # how saved settings compare (every plugin option's default)
     started: float = field(default_factory=time.perf_counter)  # clock of the whole search
 
     @property

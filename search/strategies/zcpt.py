@@ -28,7 +28,7 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.rundir import RunFolder, RunFolderError, settings_differences
 from runtime.seeds import derive_seed
-from runtime.settings import setting
+from runtime.settings import Schema, setting
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
 from supernet.mixing import MIXING
@@ -108,14 +108,13 @@ class ZeroCostPTSettings:
                                          path=True)
 
 
-def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig, iterations: int) -> None:
+def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig, iterations: int,
+                    schema: Schema) -> None:
     """Copy the finished proposals (and their decisions) of `source`, a run with the same proposal settings."""
     if not source.exists("config.yaml") or not source.exists(PROPOSALS):
         raise RunFolderError(f"--proposals-from {source.root}: not a search run directory with proposals "
                              f"(config.yaml, {PROPOSALS})")
-    from ..plugins import search_schema  # the plugins' table imports the strategies
-    diff = settings_differences(settings.to_dict(), source.read_yaml("config.yaml"), VALIDATION_ONLY,
-                                search_schema())
+    diff = settings_differences(settings.to_dict(), source.read_yaml("config.yaml"), VALIDATION_ONLY, schema)
     if diff:
         raise RunFolderError(f"--proposals-from {source.root}: its proposal settings differ ({', '.join(diff)}); "
                              "only validation settings may change")
@@ -153,7 +152,7 @@ class ZeroCostPT(Strategy):
         self.a0 = self.state.snapshot()
         if self.settings.proposals_from and not ctx.folder.exists(PROPOSALS) and ctx.workers.is_main:
             adopt_proposals(ctx.folder, RunFolder(Path(self.settings.proposals_from), writes=False), s,
-                            self.settings.iterations)
+                            self.settings.iterations, ctx.schema)
         done = read_proposals(ctx.folder) if ctx.workers.is_main else []
         self.done: list[Proposal] = ctx.workers.gather(done)  # every rank knows the finished iterations
         self.proposals: list[Proposal] = []
