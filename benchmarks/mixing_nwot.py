@@ -22,8 +22,8 @@ from runtime.seeds import SUPERNET_INIT, derive_seed
 from scoring.proxies import get_proxy
 from search.batches import BatchStream
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
-from train_final.data import DataSpec, build_dataset, image_side, num_classes_of
+from supernet.spaces.space import NetConfig
+from runtime.data import DataSpec, build_dataset, image_side, num_classes_of
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ def ours_once(args: argparse.Namespace) -> None:
     from search.batches import BatchStream
     from search.config import SearchConfig
     from search.factory import build_scoring, scoring_settings
-    from search.zcpt import DecisionLog, propose
+    from search.proposals import DecisionLog, propose
     from supernet.spaces import get_space
-    from train_final.data import DataSpec, build_dataset
+    from runtime.data import DataSpec, build_dataset
 
     if args.allocator == "retain":
         from runtime.allocator import retain_freed_memory  # here: older checkouts timed with --theirs lack it

@@ -17,7 +17,7 @@ import torch
 from scoring.proxies import PROXIES, get_proxy
 from runtime.device import resolve_device
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 
 def main() -> None:

@@ -16,12 +16,12 @@ import time
 
 import torch
 
-from train_final.distributed import DistEnv
+from runtime.distributed import DistEnv
 from train_final.genotypes import load_genotype
 from train_final.loop import StepSettings, make_scaler, train_one_epoch
 from train_final.metrics import count_flops, count_params
 from train_final.recipe import load_recipe
-from train_final.run import build_model
+from train_final.train_run import build_model
 from train_final.schedules import build_optimizer
 from runtime.device import resolve_device
 from supernet.spaces.mobilenet import LAYERS, MB_OPS

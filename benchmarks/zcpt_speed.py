@@ -25,10 +25,10 @@ from search.config import SearchConfig
 from runtime.device import resolve_device
 from search.factory import build_scoring, scoring_settings
 from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
-from search.zcpt import DecisionLog, propose
+from search.proposals import DecisionLog, propose
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
-from train_final.data import DataSpec, build_dataset
+from supernet.spaces.space import NetConfig
+from runtime.data import DataSpec, build_dataset
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:

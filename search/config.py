@@ -7,8 +7,8 @@ from typing import Any
 
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, setting
-from train_final.data import DataSpec, native_image_size
-from train_final.image_check import BAD_IMAGE_POLICIES
+from runtime.data import DataSpec, native_image_size
+from runtime.image_check import BAD_IMAGE_POLICIES
 
 from .benchmarks.settings import BenchmarkSettings
 

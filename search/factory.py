@@ -1,5 +1,5 @@
 """Wiring of a search's scoring: the supernet A_0 (untrained and seeded, or trained), the proxy and the
-operation scorer, from the few settings they need (the search algorithm itself is in search.zcpt)."""
+operation scorer, from the few settings they need (the search algorithm itself is in search.proposals)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -10,11 +10,11 @@ from torch import nn
 
 from runtime.seeds import SUPERNET_INIT, derive_seed
 from scoring.proxies import get_proxy
-from scoring.proxies.base import Proxy
+from scoring.proxies.proxy import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
 from scoring.scorers.darts_pt import TunedScorerSettings
 from supernet.arch_state import ArchState
-from supernet.spaces.base import NetConfig, SearchSpace
+from supernet.spaces.space import NetConfig, SearchSpace
 
 from .config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from .supernet_train.loading import SupernetSource, load_for_search

@@ -2,7 +2,7 @@
 from .arch_state import ArchState, ArchStateError, EdgeState
 from .mixed_op import MixedOp
 from .spaces import SPACES, get_space
-from .spaces.base import GenotypeError, NetConfig, SearchSpace
+from .spaces.space import GenotypeError, NetConfig, SearchSpace
 
 __all__ = ["ArchState", "ArchStateError", "EdgeState", "MixedOp", "SPACES", "get_space", "GenotypeError",
            "NetConfig", "SearchSpace"]

@@ -16,7 +16,7 @@ from search.benchmarks import CsvBenchmark
 from search.cli import main
 from search.config import ConfigError
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 from supernet.spaces.nb201 import NB201_OPS, NB201Genotype
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from search.cli import main as opscore
-from train_final.data import DataError, DataSpec, build_dataset
+from runtime.data import DataError, DataSpec, build_dataset
 
 GENOTYPE = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 

@@ -17,19 +17,19 @@ from scipy import stats
 from torch import nn
 
 from scoring.proxies import PROXIES
-from scoring.proxies.base import Proxy
+from scoring.proxies.proxy import Proxy
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns
 from search.cli import main as opscore
 from search.config import SearchConfig
 from search.plugins import search_config
 from search.batches import random_patches
-from search.run import run_search
+from search.search_run import run_search
 from search.score_cache import ScoreCache
-from search.strategies.tenas import TenasPruning
+from search.strategies.tenas_pruning import TenasPruning
 from supernet.arch_state import ArchState
 from supernet.mixed_op import MixedOp
 from supernet.spaces import SPACES
-from supernet.spaces.base import GenotypeError, NetConfig, SearchSpace, TopologyGroup
+from supernet.spaces.space import GenotypeError, NetConfig, SearchSpace, TopologyGroup
 
 OPS3, OPS2 = ("none", "noise", "signal"), ("noise", "signal")
 EDGES = ("a", "b", "n<-0", "n<-1", "n<-2")
@@ -323,7 +323,7 @@ def test_tenas_prunes_te_nas_small_supernet_by_default(tmp_path, monkeypatch, sp
             yield lambda x: TenasMeasure(1.0 + sum(len(self.state.active(e)) for e in self.state.edge_ids()), 5.0)
 
     monkeypatch.setattr(TenasPruning, "measurer", spy)
-    import search.strategies.tenas as tenas_module
+    import search.strategies.tenas_pruning as tenas_module
     made = []
     monkeypatch.setattr(tenas_module, "Tenas", lambda **kw: made.append(kw) or Tenas(**kw))
     c = search_config(strategy="tenas", space=space, dataset="synthetic", batch_size=4, channels_last=False,
@@ -421,7 +421,7 @@ def test_tenas_repeat_reinitialises_the_thin_copy_too(tmp_path, monkeypatch):
 def test_tenas_thin_copies_have_te_nas_layout():
     """The thin copies: no stem, C=1 input; NB201 keeps its first cell (then BN + ReLU head), DARTS a normal and a
     reduce cell of 1 channel; both take TE-NAS's one-channel 3x3 crops."""
-    from search.strategies.tenas import TE_NAS_OPS, TE_NAS_THIN, TE_NAS_THIN_DARTS
+    from search.strategies.tenas_pruning import TE_NAS_OPS, TE_NAS_THIN, TE_NAS_THIN_DARTS
     for name, layout in [("nb201", TE_NAS_THIN["nb201"]), ("darts", TE_NAS_THIN_DARTS)]:
         space = SPACES.get(name)()
         net = space.build_supernet(space.new_state(), NetConfig(stem=False, input_size=3, **layout, **TE_NAS_OPS))

@@ -9,7 +9,7 @@ from scoring.scorers import SCORERS, ScoringContext
 from supernet.arch_state import ArchStateError
 from supernet.grouped import grouped, grouped_batch_norm, removal
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 SPACE = get_space("nb201")
 

@@ -55,7 +55,7 @@ def test_train_step_reports_images_per_second_of_the_recipe_network():
     import torch
 
     from supernet.spaces import get_space
-    from supernet.spaces.base import NetConfig
+    from supernet.spaces.space import NetConfig
     out = subprocess.run([sys.executable, str(TRAIN_STEP), "--genotype", "k3e3", "--batch-size", "2", "--image-size",
                           "32", "--num-classes", "10", "--steps", "1", "--repeats", "1", "--warmup", "1", "--modes",
                           "none/contiguous,none/channels-last"], capture_output=True, text=True,

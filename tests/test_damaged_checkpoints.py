@@ -7,8 +7,8 @@ import pytest
 from runtime.checkpoint_file import CheckpointError, read_checkpoint
 from search.cli import main as opscore
 from search.supernet_train.config import SupernetTrainConfig
-from search.supernet_train.run import train_supernet
-from train_final.data import SyntheticImages
+from search.supernet_train.supernet_run import train_supernet
+from runtime.data import SyntheticImages
 
 NB201 = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
 TRAIN = ["train", "--genotype", NB201, "--dataset", "synthetic", "--set", "synthetic_size=16", "--image-size", "8",

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from supernet.spaces import get_space
-from supernet.spaces.base import GenotypeError
+from supernet.spaces.space import GenotypeError
 from supernet.spaces.darts import (DARTS_V1, DARTS_V2, DartsGenotype, format_darts_genotype,
                                    parse_darts_genotype)
 from supernet.spaces.darts_ops import DARTS_OPS

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from scoring.scorers.base import OperationScorer, ScoringContext
+from scoring.scorers.scorer import OperationScorer, ScoringContext
 from search.cli import build_parser, main
 from runtime.settings import given, load_settings
 from search.config import SearchConfig
 from search.plugins import load_search_config, search_config
-from search.run import run_search
-from search.zcpt import DecisionLog, propose
+from search.search_run import run_search
+from search.proposals import DecisionLog, propose
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 from supernet.spaces.darts import DartsGenotype, parse_darts_genotype
 
 ORDERS = ["fixed", "random", "global-op-iter", "global-edge-iter", "global-op-once", "global-edge-once"]

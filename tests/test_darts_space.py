@@ -10,7 +10,7 @@ from supernet.mixed_op import MixedOp
 from supernet.ops import AvgPool3x3
 from supernet.registry import UnknownNameError
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 from supernet.spaces.darts import DARTS_V2, DartsGenotype, NetworkCIFAR, NetworkImageNet
 from supernet.spaces.darts_networks import GenotypeCell
 from supernet.spaces.darts_ops import FactorizedReduce, MaxPool3x3, NoiseOp

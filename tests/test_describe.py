@@ -12,7 +12,7 @@ from search.cli.describe_cmd import CLASSES, DescribeConfig, describe, recipe_fo
 from train_final.genotypes import load_genotype
 from train_final.metrics import count_params
 from train_final.recipe import load_recipe
-from train_final.run import build_model
+from train_final.train_run import build_model
 
 MOBILENET = "k3e6,skip,k5e3,k7e6,k5e6,k3e3,skip,skip,k7e3,k5e3,k3e6,k7e6,k3e3,skip,k5e6,k3e3,k7e6,k5e3,skip,k3e3,k5e6"
 GENOTYPES = {

@@ -8,7 +8,7 @@ import torch.multiprocessing as mp
 
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 
 TINY = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
             batch_size=8, iterations=3, validation_batches=2, seed=4, device="cpu")
@@ -66,7 +66,7 @@ def test_backend_follows_the_search_device_not_the_machine(monkeypatch):
     """A CPU search on a machine with GPUs joins with gloo (NCCL there put both ranks on one GPU and failed)."""
     import torch
     import torch.distributed as dist
-    from search.distributed import Workers
+    from runtime.distributed import Workers
     chosen = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(dist, "is_initialized", lambda: False)

@@ -14,7 +14,7 @@ from scoring.proxies import get_proxy
 from supernet.folding import folded_batch_norm
 from supernet.modules import BN_TYPES
 from supernet.spaces import SPACES
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 
 class _Count(TorchFunctionMode):

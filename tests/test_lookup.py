@@ -13,7 +13,7 @@ import pytest
 from search.cli import main
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 from supernet.spaces.nb201 import NB201_OPS, NB201Genotype
 
 TINY = ["--space", "nb201", "--dataset", "synthetic", "--channels", "4", "--cells", "1", "--val-channels", "4",

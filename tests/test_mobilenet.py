@@ -10,9 +10,9 @@ import torch
 
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 from supernet.spaces import get_space
-from supernet.spaces.base import GenotypeError, NetConfig
+from supernet.spaces.space import GenotypeError, NetConfig
 from supernet.spaces.mobilenet import MBConv, MobileNetGenotype
 
 SPACE = get_space("mobilenet")

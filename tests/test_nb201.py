@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from supernet.spaces import get_space
-from supernet.spaces.base import GenotypeError, NetConfig
+from supernet.spaces.space import GenotypeError, NetConfig
 from supernet.spaces.nb201 import NB201_OPS, NB201Genotype, parse_arch_str
 
 SPACE = get_space("nb201")

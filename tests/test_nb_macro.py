@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 from supernet.spaces import get_space
-from supernet.spaces.base import GenotypeError, NetConfig
+from supernet.spaces.space import GenotypeError, NetConfig
 from supernet.spaces.nb_macro import NB_MACRO_LAYERS, NB_MACRO_OPS, MacroIdentity, NBMacroGenotype, parse_nb_macro
 
 SPACE = get_space("nb-macro")

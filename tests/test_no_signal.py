@@ -10,8 +10,8 @@ from PIL import Image
 from search.batches import BatchStream
 from search.cli import main as opscore
 from search.cli.errors import NO_SIGNAL
-from search.strategies.base import no_signal
-from train_final.data import SyntheticImages
+from search.strategies.strategy import no_signal
+from runtime.data import SyntheticImages
 
 
 @pytest.mark.parametrize("scores,silent", [

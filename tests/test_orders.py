@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from scoring.scorers.base import OperationScorer, ScoringContext
+from scoring.scorers.scorer import OperationScorer, ScoringContext
 from scoring.selection import ScoringError, orient
 from search.orders import ORDERS, best_keep, mean_keep, rank_edges
-from search.zcpt import DecisionLog, propose
-from supernet.spaces.base import SearchSpace
+from search.proposals import DecisionLog, propose
+from supernet.spaces.space import SearchSpace
 
 ALL_ORDERS = ["fixed", "random", "global-op-iter", "global-edge-iter", "global-op-once", "global-edge-once"]
 # Table 5 by hand, |O_e| of the edges in decision order -> scored (edge, op) pairs

@@ -7,7 +7,7 @@ import torch
 
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 
 PINNED = {"batch": "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",
           "eval": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"}

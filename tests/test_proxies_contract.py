@@ -13,7 +13,7 @@ from torch import nn
 from scoring.proxies import PROXIES, get_proxy
 from scoring.scorers import SCORERS, ScoringContext
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 TINY = NetConfig(channels=4, cells=1, num_classes=5)
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

@@ -17,7 +17,7 @@ from scoring.proxies.tenas import (Tenas, TenasMeasure, activation_patterns, ntk
                                    te_nas_rank_combine)
 from scoring.proxies.zen import gaussian_pair
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -24,21 +24,21 @@ from search.config import SearchConfig
 from search.plugins import search_config
 from search.factory import scoring_settings
 from search.orders import ORDERS
-from search.run import run_search
+from search.search_run import run_search
 from search.strategies import STRATEGIES
 from search.supernet_train.architects import ARCHITECTS
 from search.supernet_train.config import SupernetTrainConfig
 from search.supernet_train.loading import load_for_search
-from search.supernet_train.run import train_supernet
-from search.zcpt import DecisionLog, propose
+from search.supernet_train.supernet_run import train_supernet
+from search.proposals import DecisionLog, propose
 from supernet.arch_state import ArchState
 from supernet.mixed_op import MixedOp
 from supernet.mixing import MIXING
 from supernet.registry import Registry, UnknownNameError, UnknownOptionError
 from supernet.spaces import SPACES
-from supernet.spaces.base import NetConfig, SearchSpace
+from supernet.spaces.space import NetConfig, SearchSpace
 from train_final.recipe import Recipe, load_recipe, recipe_names
-from train_final.run import train
+from train_final.train_run import train
 from train_final.schedules import SCHEDULES, build_optimizer
 
 from test_orders import ScriptedControl, random_table

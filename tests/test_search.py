@@ -5,7 +5,7 @@ import pytest
 
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 from supernet.spaces.nb201 import parse_arch_str
 
 TINY = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,

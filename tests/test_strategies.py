@@ -13,7 +13,7 @@ from runtime.settings import setting
 from search.cli import main as opscore
 from search.config import SearchConfig
 from search.plugins import search_config
-from search.run import run_search
+from search.search_run import run_search
 from search.strategies import STRATEGIES, SearchContext, Strategy
 
 CORE = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8, seed=3)

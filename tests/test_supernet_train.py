@@ -12,12 +12,12 @@ from torch import nn
 
 from search.supernet_train.architects import ARCHITECTS, ArchSettings, unrolled_alpha_grads
 from search.supernet_train.config import SupernetTrainConfig
-from search.supernet_train.run import train_supernet
+from search.supernet_train.supernet_run import train_supernet
 from search.supernet_train.trainer import SupernetTrainer, WeightSettings, init_alphas
 from supernet.mixing import MIXING
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
-from train_final.data import SyntheticImages
+from supernet.spaces.space import NetConfig
+from runtime.data import SyntheticImages
 
 from test_supernet_train_toy import ToyData, ToySpace
 

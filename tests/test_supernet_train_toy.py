@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from supernet.arch_state import ArchState
 from supernet.mixed_op import MixedOp
 from supernet.ops import Zero
-from supernet.spaces.base import GenotypeError, NetConfig, SearchSpace
+from supernet.spaces.space import GenotypeError, NetConfig, SearchSpace
 
 TOY_OPS = ("none", "noise", "signal")
 DIM = 8

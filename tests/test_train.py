@@ -9,10 +9,10 @@ from PIL import Image
 
 from runtime.rundir import RunFolderError
 from train_final.checkpoint import load_checkpoint
-from train_final.data import holdout_split
+from runtime.data import holdout_split
 from train_final.metrics import count_flops, topk_correct
 from train_final.recipe import Recipe, RecipeError
-from train_final.run import train
+from train_final.train_run import train
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
 
@@ -127,7 +127,7 @@ def test_resume_without_the_rng_state_would_differ(tmp_path, image_folder, monke
 
     with pytest.raises(Interrupt):
         train(tiny(**kw), tmp_path / "part", progress=False, on_epoch_end=stop)
-    import train_final.run as run_mod
+    import train_final.train_run as run_mod
     monkeypatch.setattr(run_mod, "set_rng_state", lambda state: None)
     train(tiny(**kw), tmp_path / "part", resume=True, progress=False)
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
@@ -152,7 +152,7 @@ def test_holdout_split():
     assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va) and sorted(tr + va) == list(range(100))
     assert holdout_split(100, 0.2, seed=3) == (tr, va) and holdout_split(100, 0.2, seed=4) != (tr, va)
     assert len(holdout_split(100, 7, seed=0)[1]) == 7
-    from train_final.data import DataError
+    from runtime.data import DataError
     with pytest.raises(DataError):
         holdout_split(10, 10, seed=0)
 

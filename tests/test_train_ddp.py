@@ -10,11 +10,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from train_final.checkpoint import load_checkpoint
-from train_final.distributed import DistEnv, ShardSampler
+from runtime.distributed import DistEnv, ShardSampler
 from train_final.genotypes import parse_in_space
 from train_final.loop import StepSettings, evaluate
 from train_final.recipe import Recipe
-from train_final.run import build_data, build_model
+from train_final.train_run import build_data, build_model
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
 TORCHRUN = Path(sys.executable).with_name("torchrun")

@@ -7,12 +7,12 @@ import sys
 import pytest
 
 from search.cli import main as opscore
-from supernet.spaces.base import GenotypeError, NetConfig
+from supernet.spaces.space import GenotypeError, NetConfig
 from train_final.checkpoint import load_checkpoint
 from train_final.genotypes import load_genotype
 from train_final.metrics import count_params
 from train_final.recipe import Recipe, RecipeError, load_recipe, make_recipe
-from train_final.run import train
+from train_final.train_run import train
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
 DARTS_V2_TEXT = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "

@@ -14,9 +14,9 @@ from search.plugins import search_config
 from search.factory import scoring_settings
 from search.supernet_train.config import SupernetTrainConfig
 from search.supernet_train.loading import load_for_search
-from search.supernet_train.run import train_supernet
-from search.zcpt import DecisionLog, propose
-from supernet.spaces.base import TopologyGroup
+from search.supernet_train.supernet_run import train_supernet
+from search.proposals import DecisionLog, propose
+from supernet.spaces.space import TopologyGroup
 from supernet.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
 from test_supernet_train_toy import ToyData, ToySpace, toy_space_registered  # noqa: F401  (fixture)
@@ -154,7 +154,7 @@ def test_darts_alpha_keeps_argmax_alpha_with_zero_forwards(toy_supernet):
 
 
 def test_trained_scorers_need_a_supernet():
-    from scoring.scorers.base import ScorerSetupError
+    from scoring.scorers.scorer import ScorerSetupError
     space = ToySpace()
     state = space.new_state()
     for name in ("darts-alpha", "darts-pt", "disc-acc"):

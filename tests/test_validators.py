@@ -11,7 +11,7 @@ from search.validators import VALIDATORS, TrainingSettings, ValidationContext, b
 from search.validators.fear import stage1_budget
 from search.validators.training import freeze_input_side, sgd, train_steps
 from runtime.settings import SettingsError
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 from test_supernet_train_toy import ToyData, ToySpace
 
@@ -160,7 +160,7 @@ def test_a_search_with_a_training_validator_writes_curves_and_resumes(tmp_path):
     candidate's verdict, the resumed search ends as the uninterrupted one (FEAR's fastest restored)."""
     import json
 
-    from search.run import run_search
+    from search.search_run import run_search
     cfg = search_config(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
                        batch_size=8, iterations=3, validation_batches=2, seed=4, validator="fear", val_epochs=2,
                        val_steps_per_epoch=3, fear_threshold=0.15, fear_window=2, fear_stage2_steps=2)
@@ -197,7 +197,7 @@ def test_proxies_rank_training_validators_beside_the_proxies(tmp_path):
     from search.validators import ValidationContext
     from supernet.spaces import get_space
     from test_analysis import TINY, hand_table
-    from train_final.data import DataSpec, build_dataset
+    from runtime.data import DataSpec, build_dataset
     table = hand_table(tmp_path)
     argv = ["proxies", *TINY, "--sample", "3", "--proxies", "params", "--validators", "tse-ema,fear", "--seed", "2",
             "--val-epochs", "2", "--val-steps-per-epoch", "2", "--fear-threshold", "0.1", "--fear-window", "1",
@@ -260,7 +260,7 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
 
     from runtime.rundir import RunFolderError
     from search.config import SearchConfig
-    from search.run import run_search
+    from search.search_run import run_search
     base = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
                 iterations=3, validation_batches=2, seed=5)
     run_search(search_config(**base), tmp_path / "proxy", progress=False)
@@ -429,7 +429,7 @@ def test_a_search_with_the_vote_validator(tmp_path):
     names its member, and the winner has the top sum."""
     import json
 
-    from search.run import run_search
+    from search.search_run import run_search
     cfg = search_config(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1,
                        batch_size=8, iterations=4, validation_batches=2, seed=1, validator="vote",
                        vote="proxy,tse-ema", val_epochs=2, val_steps_per_epoch=2, val_repeats=2)
@@ -448,7 +448,7 @@ def test_training_validators_train_the_network_of_val_train_size():
     (or a vote's proxy member) still sums on the context's network."""
     from scoring.proxies import get_proxy
     from supernet.spaces import get_space
-    from train_final.data import DataSpec, build_dataset
+    from runtime.data import DataSpec, build_dataset
     space = get_space("nb201")
     data = build_dataset(DataSpec("synthetic"), "train", augment=False, seed=2)
     batches = [(torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(5)), torch.tensor([0, 1, 2, 3]))]

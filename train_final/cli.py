@@ -19,12 +19,12 @@ from runtime.progress import show_progress
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError, add_flags, check_values, given
 from supernet.registry import UnknownNameError
-from supernet.spaces.base import GenotypeError
+from supernet.spaces.space import GenotypeError
 
-from .data import DataError
+from runtime.data import DataError
 from .genotypes import LoadedGenotype, load_genotype, parse_in_space
 from .recipe import Recipe, RecipeError, load_recipe, make_recipe, read_yaml_mapping
-from .run import RunPaths, train
+from .train_run import RunPaths, train
 
 # user mistakes: one line on stderr, exit status 2, no traceback
 USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, SettingsError, DataError, GenotypeError,

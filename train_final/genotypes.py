@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from supernet.spaces import SPACES, darts, get_space
-from supernet.spaces.base import GenotypeError, SearchSpace
+from supernet.spaces.space import GenotypeError, SearchSpace
 
 DARTS_SPACE = "darts"
 _NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim import Optimizer
 
-from .distributed import DistEnv
+from runtime.distributed import DistEnv
 from .metrics import MetricSums
 from .recipe import RecipeError
 

@@ -6,7 +6,7 @@ from torch import nn
 
 from supernet.flops import forward_flops
 
-from .distributed import DistEnv, all_reduce_sum
+from runtime.distributed import DistEnv, all_reduce_sum
 
 
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[torch.Tensor]:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, check_values, read_yaml_settings, setting
 
-from .image_check import BAD_IMAGE_POLICIES
+from runtime.image_check import BAD_IMAGE_POLICIES
 
 AMP_MODES = ("none", "bf16", "fp16")
 NO_DECAY = ("none", "bn", "bn+bias")  # parameters exempt from weight decay (ProxylessNAS --no_decay_keys)

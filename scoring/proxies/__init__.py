@@ -1,5 +1,5 @@
 """Zero-cost proxies, one module each, registered by name in PROXIES."""
-from .base import BN_MODES, PROXIES, Proxy, preserved
+from .proxy import BN_MODES, PROXIES, Proxy, preserved
 from . import nwot  # noqa: F401  (registers itself)
 from . import grad_norm, snip, grasp, fisher, synflow, jacob_cov, zen, tenas, params, flops  # noqa: F401,E401
 

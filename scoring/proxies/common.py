@@ -17,7 +17,7 @@ from torch import nn
 
 from supernet.modules import BN_TYPES
 
-from .base import Proxy, ScoreFn
+from .proxy import Proxy, ScoreFn
 
 WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 

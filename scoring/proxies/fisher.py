@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 from .common import WEIGHT_LAYERS, grads_or_zeros, logits_of, only_these_require_grad, require_targets, \
     scored_layers, scored_weights
 

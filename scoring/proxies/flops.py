@@ -15,7 +15,7 @@ from torch import nn
 
 from supernet.flops import forward_flops
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 
 
 @PROXIES.register("flops")

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .base import PROXIES
+from .proxy import PROXIES
 from .common import WeightGradientProxy, grads_or_zeros
 
 

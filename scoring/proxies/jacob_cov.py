@@ -22,7 +22,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad
 
 EPS_K = 1e-5

@@ -23,7 +23,7 @@ from supernet.grouped import Grouping
 from supernet.mixed_op import op_owners
 from supernet.modules import RELU_TYPES
 
-from .base import PROXIES, Evaluator, Proxy
+from .proxy import PROXIES, Evaluator, Proxy
 
 _EXACT_COLUMNS = 1 << 23  # C C^T entries stay below 2^24 in float32 per chunk
 

@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 
 
 @PROXIES.register("params")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import PROXIES
+from .proxy import PROXIES
 from .common import WeightGradientProxy, grads_or_zeros
 
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 from .common import bn_bypassed, logits_of, scored_weight_names
 
 _RESCALE_EXPONENTS = (0, 500, 1000)  # input scale 2^-k tried in turn while R or S overflows

@@ -47,7 +47,7 @@ from torch import nn
 from supernet.modes import preserved
 from supernet.modules import BN_TYPES
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 from .common import logits_of, only_these_require_grad, scored_weights
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from torch import nn
 
 from supernet.modules import BN_TYPES
 
-from .base import PROXIES, Proxy, ScoreFn
+from .proxy import PROXIES, Proxy, ScoreFn
 
 _POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
           nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)

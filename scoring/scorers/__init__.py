@@ -1,5 +1,5 @@
 """Operation scorers, registered by name in SCORERS."""
-from .base import SCORERS, Batch, OperationScorer, ScoringContext
+from .scorer import SCORERS, Batch, OperationScorer, ScoringContext
 from . import zero_cost  # noqa: F401  (registers itself)
 from . import darts_alpha, darts_pt, disc_acc  # noqa: F401,E402  (training-based scorers register themselves)
 

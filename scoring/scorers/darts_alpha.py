@@ -13,10 +13,10 @@ import torch
 
 from supernet.arch_state import ArchState
 from supernet.mixing import MIXING
-from supernet.spaces.base import SearchSpace
+from supernet.spaces.space import SearchSpace
 
 from ..selection import best
-from .base import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
+from .scorer import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
 
 DEFAULT_EVAL_MIXING = "softmax"
 

@@ -16,7 +16,7 @@ import torch
 from runtime.settings import setting
 
 from ..trained import TrainedSupernet
-from .base import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
+from .scorer import SCORERS, Batch, OperationScorer, ScorerSetupError, ScoringContext
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 
 from runtime.settings import setting
 
-from .base import SCORERS, Batch, ScoringContext
+from .scorer import SCORERS, Batch, ScoringContext
 from .darts_pt import TrainedScorer, TunedScorerSettings
 
 

@@ -6,8 +6,8 @@ from typing import Iterator
 
 from supernet.grouped import Variant, discretization, grouped, removal
 
-from ..proxies.base import Evaluator
-from .base import SCORERS, Batch, OperationScorer, ScoringContext
+from ..proxies.proxy import Evaluator
+from .scorer import SCORERS, Batch, OperationScorer, ScoringContext
 
 
 class _ProxyScorer(OperationScorer):

@@ -13,7 +13,7 @@ import torch
 from runtime.io import atomic_write_text
 from runtime.seeds import SEED_MAX
 from scoring.proxies import PROXIES
-from train_final.data import DataSpec, build_dataset, num_classes_of
+from runtime.data import DataSpec, build_dataset, num_classes_of
 
 from ..batches import Batch, BatchStream
 from ..config import ConfigError

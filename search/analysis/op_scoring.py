@@ -38,12 +38,12 @@ from scoring.scorers import SCORERS, ScoringContext
 from scoring.selection import orient
 from supernet.arch_state import ArchState
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig, SearchSpace
+from supernet.spaces.space import NetConfig, SearchSpace
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from runtime.seeds import OP_SCORING_ALPHA, OP_SCORING_DATA, SUPERNET_INIT, derive_seed
-from train_final.data import DataSpec
-from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
+from runtime.data import DataSpec
+from runtime.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark

@@ -39,9 +39,9 @@ from runtime.settings import schema_of, setting
 from scoring.proxies import get_proxy
 from scoring.proxies.tenas import TenasMeasure, Tenas, rank_combine
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig
-from train_final.data import DataSpec, build_dataset
-from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
+from supernet.spaces.space import NetConfig
+from runtime.data import DataSpec, build_dataset
+from runtime.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark

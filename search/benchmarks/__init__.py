@@ -3,7 +3,7 @@ surrogate), one factory (`open_benchmarks`), and lookups that record failures in
 
 Data is loaded once, outside the search-space objects (as NASLib does).
 """
-from .base import BENCHMARKS, Benchmark, BenchmarkError, metric_name
+from .source import BENCHMARKS, Benchmark, BenchmarkError, metric_name
 from .factory import open_benchmarks, open_table, parse_metrics
 from .lookups import BenchmarkSet, merge_lookup
 from .nats import NatsBenchmark

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import BENCHMARKS, BenchmarkError
+from .source import BENCHMARKS, BenchmarkError
 from .lookups import BenchmarkSet
 from .settings import ALL
 from .table import open_table  # noqa: F401  (re-exported)

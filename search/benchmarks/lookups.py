@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping, Sequence
 
-from .base import Benchmark, BenchmarkError
+from .source import Benchmark, BenchmarkError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from runtime.settings import setting
 
-from .base import BENCHMARKS, BenchmarkError, MetricSettings, metric_name
+from .source import BENCHMARKS, BenchmarkError, MetricSettings, metric_name
 from .lookups import check_space
 
 FOLDER = "NATS-tss-v1_0-3ffb9-simple"

@@ -16,11 +16,11 @@ from typing import Any
 
 from runtime.settings import setting
 
-from supernet.spaces.base import GenotypeError
+from supernet.spaces.space import GenotypeError
 from supernet.spaces.darts_genotype import darts_genotype_to_json, parse_darts_genotype
 
 from . import nb301_worker
-from .base import BENCHMARKS, BenchmarkError, MetricSettings
+from .source import BENCHMARKS, BenchmarkError, MetricSettings
 from .lookups import check_space
 
 METRIC = "cifar10_valid_acc"  # the surrogate is fitted to CIFAR-10 validation accuracies

@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from supernet.spaces.base import GenotypeError
+from supernet.spaces.space import GenotypeError
 from supernet.spaces.nb_macro import parse_nb_macro
 
-from .base import BenchmarkError
+from .source import BenchmarkError
 
 METRIC = "cifar10_test_acc"  # mean over the benchmark's seeds
 

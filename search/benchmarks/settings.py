@@ -1,7 +1,7 @@
 """The benchmark settings shared by `opscore search` and `opscore lookup` (flags use these names with dashes).
 
-Each registered benchmark source (search.benchmarks.base.BENCHMARKS) declares the settings that point at its
-files in its own module, each a subclass of `MetricSettings` (search.benchmarks.base), the one setting every
+Each registered benchmark source (search.benchmarks.source.BENCHMARKS) declares the settings that point at its
+files in its own module, each a subclass of `MetricSettings` (search.benchmarks.source), the one setting every
 source shares. `BenchmarkSettings` is
 all of them together. They choose what is looked up after a search, never what the search does, so a run folder
 resumes whatever they are (`FREE`).
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from runtime.settings import merge_settings, setting
 
-from .base import ALL, BENCHMARKS, MetricSettings  # noqa: F401  (ALL re-exported)
+from .source import ALL, BENCHMARKS, MetricSettings  # noqa: F401  (ALL re-exported)
 
 def _sources() -> list[type]:
     from . import table, nats, nb301  # noqa: F401  (register themselves, in this order)

@@ -9,7 +9,7 @@ from typing import Any
 
 from runtime.settings import setting
 
-from .base import BENCHMARKS, BenchmarkError, MetricSettings, is_accuracy
+from .source import BENCHMARKS, BenchmarkError, MetricSettings, is_accuracy
 from .nb_macro import MacroBenchmark
 
 

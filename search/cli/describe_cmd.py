@@ -15,7 +15,7 @@ from train_final.cli import default_recipe
 from train_final.genotypes import LoadedGenotype, load_genotype, named_genotype
 from train_final.metrics import count_flops, count_params
 from train_final.recipe import Recipe, load_recipe, recipe_names
-from train_final.run import build_model
+from train_final.train_run import build_model
 
 CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 PUBLISHED_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")

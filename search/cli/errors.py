@@ -11,12 +11,12 @@ from runtime.device import DeviceError
 from runtime.io import WriteError
 from runtime.rundir import RunFolderError
 from runtime.settings import SettingsError
-from scoring.scorers.base import ScorerSetupError
+from scoring.scorers.scorer import ScorerSetupError
 from scoring.selection import ScoringError
 from supernet.arch_state import ArchStateError
 from supernet.registry import UnknownNameError
-from supernet.spaces.base import GenotypeError
-from train_final.data import DataError
+from supernet.spaces.space import GenotypeError
+from runtime.data import DataError
 from train_final.recipe import RecipeError
 
 from ..benchmarks import BenchmarkError

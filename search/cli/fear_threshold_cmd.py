@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from runtime.seeds import SEED_MAX
 from runtime.settings import SettingsError, add_flags, given, load_settings, setting
-from train_final.data import DataSpec, build_dataset, num_classes_of
-from train_final.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
+from runtime.data import DataSpec, build_dataset, num_classes_of
+from runtime.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 
 from ..validators.threshold import ThresholdSettings, derive_threshold
 

@@ -41,7 +41,7 @@ def read_finished(run_dir: str) -> tuple[RunFolder, dict[str, Any]]:
 
 def read_candidates(folder: RunFolder) -> list[str] | None:
     """The genotypes of the folder's candidates.json (None without one); a damaged file is one line."""
-    from ..strategies.base import CANDIDATES  # here: the parser must start without torch
+    from ..strategies.strategy import CANDIDATES  # here: the parser must start without torch
 
     saved = folder.read_json(CANDIDATES, fix=LOOKUP_WINNER)
     if saved is None:

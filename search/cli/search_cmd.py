@@ -10,7 +10,7 @@ from runtime.settings import add_flags, given
 
 from ..config import SearchConfig
 from ..plugins import load_search_config, option_groups, options_table
-from ..run import run_search
+from ..search_run import run_search
 from .errors import lookup_status
 
 

@@ -9,7 +9,7 @@ from runtime.progress import show_progress
 from runtime.settings import add_flags, given, load_settings
 
 from ..supernet_train.config import SupernetTrainConfig
-from ..supernet_train.run import train_supernet
+from ..supernet_train.supernet_run import train_supernet
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

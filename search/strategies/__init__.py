@@ -1,6 +1,6 @@
 """Search strategies (the top-level algorithm), one module each, registered by name in STRATEGIES."""
-from .base import STRATEGIES, SearchContext, Strategy
+from .strategy import STRATEGIES, SearchContext, Strategy
 from . import zcpt  # noqa: F401,E402  (registers itself)
-from . import evolution, naswot, random_search, tenas  # noqa: F401,E402  (register themselves)
+from . import evolution, naswot, random_search, tenas_pruning  # noqa: F401,E402  (register themselves)
 
 __all__ = ["STRATEGIES", "SearchContext", "Strategy"]

@@ -25,7 +25,7 @@ from runtime.seeds import derive_seed
 from runtime.settings import setting
 
 from ..config import ConfigError
-from .base import CANDIDATES, STRATEGIES, SearchContext
+from .strategy import CANDIDATES, STRATEGIES, SearchContext
 from .fitness import FitnessStrategy, SamplingSettings
 
 log = logging.getLogger(__name__)

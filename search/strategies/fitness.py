@@ -26,13 +26,13 @@ from runtime.rundir import RunFolder, RunFolderError
 from runtime.seeds import SEED_MAX, derive_seed
 from runtime.settings import setting
 from scoring.proxies import PROXIES, get_proxy
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 from ..batches import BatchStream
 from ..benchmarks import Benchmark
 from ..config import ConfigError, SearchConfig
 from ..score_cache import CACHE_FORMAT, ScoreCache
-from .base import SearchContext, Strategy, one_process
+from .strategy import SearchContext, Strategy, one_process
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..config import DEFAULT_PROXY, SearchConfig
-from .base import STRATEGIES
+from .strategy import STRATEGIES
 from .sampling import SampleAndScore
 
 

@@ -2,7 +2,7 @@
 Mellor et al. 2021 and Xiang et al. 2023) when no --proxy is given, or by a proxy."""
 from __future__ import annotations
 
-from .base import STRATEGIES
+from .strategy import STRATEGIES
 from .sampling import SampleAndScore
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from runtime import seeds
 from runtime.seeds import derive_seed
 
-from .base import CANDIDATES, SearchContext
+from .strategy import CANDIDATES, SearchContext
 from .fitness import FitnessStrategy
 
 log = logging.getLogger(__name__)

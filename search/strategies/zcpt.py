@@ -1,7 +1,7 @@
 """The `zcpt` strategy: Zero-Cost-PT (Xiang et al. 2023, Section 4.1) as the stages of a search.
 
 propose: N proposal iterations from the same untrained A_0, each deciding every edge in the edge
-order with the operation scorer (search.zcpt.propose); validate: each unique candidate as a fresh
+order with the operation scorer (search.proposals.propose); validate: each unique candidate as a fresh
 stand-alone network scored by the validator (search.validators; default: the proxy summed over V
 minibatches).
 
@@ -32,7 +32,7 @@ from runtime.settings import Schema, setting
 from scoring.proxies import PROXIES
 from scoring.scorers import SCORERS
 from supernet.mixing import MIXING
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 from ..batches import BatchStream
 from ..benchmarks import FREE as BENCHMARK_SETTINGS
@@ -40,8 +40,8 @@ from ..config import DEFAULT_PROXY, ZCPT_BN_MODE, SearchConfig
 from ..factory import build_scoring, scoring_settings
 from ..orders import ORDERS
 from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, Verdict, build_validator, validate_candidates
-from ..zcpt import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
-from .base import CANDIDATES, STRATEGIES, SearchContext, Strategy
+from ..proposals import DecisionLog, Proposal, ReplayMismatch, checkpointed_seconds, propose
+from .strategy import CANDIDATES, STRATEGIES, SearchContext, Strategy
 
 log = logging.getLogger(__name__)
 

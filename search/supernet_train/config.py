@@ -7,7 +7,7 @@ from typing import Any
 
 from runtime.seeds import SEED_MAX
 from runtime.settings import setting
-from train_final.image_check import BAD_IMAGE_POLICIES
+from runtime.image_check import BAD_IMAGE_POLICIES
 
 from ..config import ConfigError
 from .architects import ARCHITECTS

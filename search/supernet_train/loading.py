@@ -12,8 +12,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from supernet.arch_state import ArchState
-from supernet.spaces.base import NetConfig, SearchSpace
-from train_final.data import DataSpec, build_dataset
+from supernet.spaces.space import NetConfig, SearchSpace
+from runtime.data import DataSpec, build_dataset
 
 from ..config import ConfigError
 from .architects import ARCHITECTS, Architect, ArchSettings

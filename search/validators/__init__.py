@@ -3,7 +3,7 @@ import dataclasses
 
 from runtime.settings import SettingsError, merge_settings
 
-from .base import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict, build_validator
+from .validator import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict, build_validator
 from . import proxy_sum, tse, fear, vote  # noqa: F401,E402  (register themselves)
 from .stage import validate_candidates  # noqa: E402
 

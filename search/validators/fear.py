@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from runtime.settings import SettingsError, setting
 
-from .base import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
+from .validator import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
 from .training import Step, cosine, freeze_input_side, sgd, train_steps, training_network, training_stream, window_mean
 
 

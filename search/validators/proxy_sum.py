@@ -1,7 +1,7 @@
 """`proxy`: the zero-cost proxy of the search summed over V minibatches (Xiang et al. 2023, Section 4.1)."""
 from __future__ import annotations
 
-from .base import VALIDATORS, ValidationContext, Validator, Verdict
+from .validator import VALIDATORS, ValidationContext, Validator, Verdict
 
 
 @VALIDATORS.register("proxy")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from .base import ValidationContext, Validator, Verdict
+from .validator import ValidationContext, Validator, Verdict
 
 Sink = Callable[[dict[str, float], dict[str, dict[str, Any]]], None]
 

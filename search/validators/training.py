@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import BatchStream
-from .base import ValidationContext, TrainingSettings
+from .validator import ValidationContext, TrainingSettings
 
 Step = dict[str, float | int | str]
 _TRAIN_DATA = 3  # (VALIDATION, 3): the training minibatches, the same for every candidate

@@ -17,7 +17,7 @@ from scoring.tse import TSERecorder, estimate
 
 from runtime.settings import SettingsError, setting
 
-from .base import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
+from .validator import VALIDATORS, TrainingSettings, ValidationContext, Validator, Verdict
 from .training import cosine, sgd, train_steps, training_network, training_stream
 
 

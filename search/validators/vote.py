@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from runtime.settings import SettingsError, setting
 
-from .base import VALIDATORS, ValidationContext, Validator, Verdict, build_validator, vote_members
+from .validator import VALIDATORS, ValidationContext, Validator, Verdict, build_validator, vote_members
 
 
 def ranks(values: list[float]) -> list[float]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..registry import Registry
-from .base import SearchSpace
+from .space import SearchSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry("space")
 

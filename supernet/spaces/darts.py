@@ -15,7 +15,7 @@ from torch import nn
 from runtime.settings import setting
 
 from ..arch_state import ArchState
-from .base import GenotypeError, NetConfig, SearchSpace, TopologyGroup
+from .space import GenotypeError, NetConfig, SearchSpace, TopologyGroup
 from .darts_genotype import (CELL_TYPES, DARTS_V1, DARTS_V2, DEFAULT_CONCAT, STEPS, DartsGenotype,
                              darts_genotype_from_json, darts_genotype_to_json, edge_id,
                              format_darts_genotype, node_inputs, parse_darts_genotype)

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from .base import GenotypeError
+from .space import GenotypeError
 from .darts_ops import KNOWN_OPS
 
 CELL_TYPES = ("normal", "reduce")

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp, SearchLayer
-from .base import GenotypeError, NetConfig, SearchSpace
+from .space import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
 MB_OPS = ("k3e3", "k3e6", "k5e3", "k5e6", "k7e3", "k7e6")  # kernel x expansion, the published order

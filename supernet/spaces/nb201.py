@@ -11,7 +11,7 @@ from torch import nn
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp, sum_inputs
 from ..ops import ReLUCache, ResNetBasicBlock, nb201_op
-from .base import GenotypeError, NetConfig, SearchSpace
+from .space import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -17,7 +17,7 @@ from torch import nn
 from ..arch_state import ArchState
 from ..mixed_op import MixedOp, SearchLayer
 from ..ops import pixel_grid
-from .base import GenotypeError, NetConfig, SearchSpace
+from .space import GenotypeError, NetConfig, SearchSpace
 from . import SPACES
 
 NB_MACRO_OPS = ("identity", "mb3_k3", "mb6_k5")  # index = the digit of the genotype string

@@ -18,7 +18,7 @@ from runtime.seeds import derive_seed
 from scoring.scorers import OperationScorer
 from scoring.selection import best, orient
 from supernet.arch_state import ArchState
-from supernet.spaces.base import SearchSpace
+from supernet.spaces.space import SearchSpace
 
 from .batches import Batch, BatchStream
 from .orders import ORDERS

@@ -13,9 +13,9 @@ from runtime.settings import NoOptions, plugin_settings
 from supernet.arch_state import ArchState
 from supernet.grouped import Variant
 from supernet.registry import Registry
-from supernet.spaces.base import SearchSpace
+from supernet.spaces.space import SearchSpace
 
-from ..proxies.base import Proxy
+from ..proxies.proxy import Proxy
 from ..trained import TrainedSupernet
 
 Batch = tuple[torch.Tensor, torch.Tensor]

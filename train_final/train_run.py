@@ -32,11 +32,11 @@ from runtime.rng import rng_state, seed_all, set_rng_state
 from runtime.rundir import RunFolder
 from runtime.seeds import derive_seed
 from runtime.settings import schema_of
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 from .checkpoint import RESUME_KEYS, load_checkpoint
-from .data import DataSpec, build_dataset, holdout_split, num_classes_of
-from .distributed import DistEnv, ShardSampler, barrier, broadcast_buffers, distributed
+from runtime.data import DataSpec, build_dataset, holdout_split, num_classes_of
+from runtime.distributed import DistEnv, ShardSampler, barrier, broadcast_buffers, distributed
 from .genotypes import LoadedGenotype, parse_in_space
 from .loop import StepSettings, evaluate, make_scaler, train_one_epoch
 from .metrics import count_flops, count_params

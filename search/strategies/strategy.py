@@ -1,6 +1,6 @@
 """Search strategy contract: a run is the stages prepare -> propose -> validate -> report.
 
-The driver (search.run) opens the run folder, the data, the device and the benchmark, hands them to
+The driver (search.search_run) opens the run folder, the data, the device and the benchmark, hands them to
 the strategy in a `SearchContext`, and writes what `report` returns as result.json. A new strategy is
 one module defining a `Strategy` subclass registered in STRATEGIES, with its options as its `Settings`
 dataclass (the driver builds it with `STRATEGIES.create(name, **its_options)`); nothing else changes.
@@ -21,11 +21,11 @@ from runtime.rundir import RunFolder
 from runtime.settings import NoOptions, Schema, plugin_settings
 from scoring.selection import best
 from supernet.registry import Registry
-from supernet.spaces.base import SearchSpace
+from supernet.spaces.space import SearchSpace
 
 from ..benchmarks import BenchmarkSet
 from ..config import ConfigError, SearchConfig
-from ..distributed import Workers
+from runtime.distributed import Workers
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 from runtime.device import resolve_device
 from runtime.rundir import RunFolder
 from supernet.spaces import get_space
-from train_final.data import build_dataset, image_side, num_classes_of
+from runtime.data import build_dataset, image_side, num_classes_of
 
 from .benchmarks import FREE as BENCHMARK_SETTINGS, merge_lookup, open_benchmarks
 from .config import ConfigError, SearchConfig
-from .distributed import Workers
+from runtime.distributed import Workers
 from .plugins import plugin_options, resolved, search_schema
 from .strategies import STRATEGIES, SearchContext, Strategy
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run the search described by `cfg` into the run directory `out`; returns result.json's content.
 
-    Under torchrun the strategy spreads its work over the ranks (search.distributed); the result equals
+    Under torchrun the strategy spreads its work over the ranks (runtime.distributed); the result equals
     the sequential run's and only rank 0 writes files."""
     workers = Workers.from_env(cfg.device)
     try:

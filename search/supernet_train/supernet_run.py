@@ -28,8 +28,8 @@ from runtime.settings import schema_of
 from scoring.scorers.darts_alpha import argmax_genotype, candidate_weights
 from supernet.arch_state import ArchState
 from supernet.spaces import get_space
-from supernet.spaces.base import NetConfig, SearchSpace
-from train_final.data import DataSpec, build_dataset, num_classes_of
+from supernet.spaces.space import NetConfig, SearchSpace
+from runtime.data import DataSpec, build_dataset, num_classes_of
 
 from ..benchmarks import BenchmarkSet, open_table
 from .architects import ARCHITECTS, Architect, ArchSettings

@@ -19,9 +19,9 @@ from torch.utils.data import Dataset
 
 from runtime.seeds import VALIDATION, derive_seed
 from runtime.settings import NoOptions, SettingsError, plugin_settings, setting
-from scoring.proxies.base import Proxy
+from scoring.proxies.proxy import Proxy
 from supernet.registry import Registry
-from supernet.spaces.base import NetConfig, SearchSpace
+from supernet.spaces.space import NetConfig, SearchSpace
 
 CurveSink = Callable[[list[dict[str, Any]]], None]
 

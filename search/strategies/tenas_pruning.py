@@ -63,11 +63,11 @@ from runtime.settings import SettingsError, setting
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine, te_nas_rank_combine
-from supernet.spaces.base import NetConfig
+from supernet.spaces.space import NetConfig
 
 from ..batches import BatchStream, random_patches
 from ..config import ConfigError, SearchConfig
-from .base import STRATEGIES, SearchContext, Strategy, one_process
+from .strategy import STRATEGIES, SearchContext, Strategy, one_process
 
 log = logging.getLogger(__name__)
 
