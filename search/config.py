@@ -55,14 +55,11 @@ class SearchConfig:
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
     channels_last: bool = setting(True, "NHWC memory layout for supernet, networks and batches (faster convolutions "
                                         "on CPU and GPU)")
-    batched: bool | None = setting(None, "score all ops of an edge in one grouped forward (default: on with CUDA, except mobilenet)")
     channels: int | None = setting(None, "supernet width (default: the space's)", minimum=1)
     cells: int | None = setting(None, "supernet depth, cells per stage for nb201 (default: the space's)",
                                    minimum=1)
     val_channels: int | None = setting(None, "validation network width (default: the space's)", minimum=1)
     val_cells: int | None = setting(None, "validation network depth (default: the space's)", minimum=1)
-    supernet: str | None = setting(None, "trained supernet checkpoint RUN_DIR/supernet.pt (opscore train-supernet; "
-                                         "training-based scorers)", path=True)
     out: str | None = setting(None, "run directory (default: runs/search-<time>)")
     options: dict = setting({}, "the options of the plugins in use, resolved (search.plugins)", flag=False)
 
@@ -94,6 +91,10 @@ class SearchConfig:
             if name in options:
                 return options[name]
         raise AttributeError(f"{type(self).__name__} has no setting {name!r} (nor does a plugin this run uses)")
+
+    def options_of(self, registry: Any, name: str) -> dict[str, Any]:
+        """The options of plugin `name` of `registry` in this run (for `registry.create(name, **them)`)."""
+        return {k: self.options[k] for k in registry.options(name) if k in self.options}
 
     def option(self, name: str, default: Any = None) -> Any:
         """The value of plugin option `name` in this run (`default` when no plugin in use declares it)."""

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from runtime.seeds import SUPERNET_INIT, derive_seed
-from scoring.proxies import get_proxy
+from scoring.proxies import PROXIES, get_proxy
 from scoring.proxies.proxy import Proxy
 from scoring.scorers import SCORERS, OperationScorer, ScoringContext
 from scoring.scorers.darts_pt import TunedScorerSettings
@@ -34,6 +34,7 @@ class ScoringSettings:
     channels_last: bool = False
     batched: bool | None = None  # grouped evaluation of an edge's ops (None: on for CUDA)
     scorer_options: Mapping[str, Any] = field(default_factory=dict)  # the scorer's own options (its Settings)
+    proxy_options: Mapping[str, Any] = field(default_factory=dict)  # the proxy's own options (its Settings)
     supernet: SupernetSource | None = None  # a trained supernet instead of an untrained one
 
 
@@ -41,15 +42,17 @@ def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
     """The scoring settings of a search config (the one place that maps config fields onto them)."""
     source = None
     options = {k: cfg.options[k] for k in SCORERS.options(cfg.scorer) if k in cfg.options and k != "ctx"}
-    if cfg.supernet:  # fine-tuning settings of the scorer that fine-tunes (the defaults for the others)
+    supernet = cfg.option("supernet")
+    if supernet:  # fine-tuning settings of the scorer that fine-tunes (the defaults for the others)
         tuned = TunedScorerSettings(**{f.name: options[f.name] for f in fields(TunedScorerSettings) if f.name in options})
-        source = SupernetSource(path=cfg.supernet, space=cfg.space, data=cfg.data_spec(),
+        source = SupernetSource(path=supernet, space=cfg.space, data=cfg.data_spec(),
                                 batch_size=cfg.batch_size, bn_mode=cfg.bn_mode or ZCPT_BN_MODE, mixing=cfg.mixing,
                                 channels=cfg.channels, cells=cfg.cells, accuracy_batches=tuned.accuracy_batches,
                                 tune_lr=tuned.tune_lr, fix_alpha=tuned.fix_alpha, channels_last=cfg.channels_last)
     return ScoringSettings(scorer=cfg.scorer, proxy=cfg.proxy or DEFAULT_PROXY, bn_mode=cfg.bn_mode or ZCPT_BN_MODE,
                            seed=cfg.seed, mixing=cfg.mixing, channels=cfg.channels, cells=cfg.cells, channels_last=cfg.channels_last,
-                           batched=cfg.batched, scorer_options=options,
+                           batched=cfg.option("batched"), scorer_options=options,
+                           proxy_options=cfg.options_of(PROXIES, cfg.proxy or DEFAULT_PROXY),
                            supernet=source)
 
 
@@ -64,7 +67,7 @@ def build_scoring(settings: ScoringSettings, space: SearchSpace, device: torch.d
     """Supernet A_0 (seeded; the trained one with `settings.supernet`) for `input_size` px images, its arch
     state, proxy and scorer."""
     SCORERS.get(settings.scorer)  # an unknown name fails before the supernet is built
-    proxy = get_proxy(settings.proxy, bn_mode=settings.bn_mode)
+    proxy = get_proxy(settings.proxy, bn_mode=settings.bn_mode, **settings.proxy_options)
     state = space.new_state()
     base = space.default_net_config("supernet")
     net_cfg = NetConfig(channels=settings.channels or base.channels, cells=settings.cells or base.cells,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from runtime.settings import NoOptions, plugin_settings
 from scoring.selection import best
 from supernet.registry import Registry
 
@@ -43,9 +44,11 @@ class EdgeOrder(ABC):
     """Base of every edge order."""
 
     name: ClassVar[str] = ""
+    Settings: ClassVar[type] = NoOptions  # the order's own options (flags, YAML keys)
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, **options: Any) -> None:
         self.rng = rng
+        self.settings: Any = plugin_settings(self.Settings, options, f"edge order {self.name!r}")
 
     @abstractmethod
     def run(self, ctl: DecisionControl) -> None:

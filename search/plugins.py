@@ -103,7 +103,7 @@ def in_use(core: SearchConfig, options: Mapping[str, Any]) -> dict[str, list[str
 
 def plugin_options(cfg: SearchConfig, registry: Registry[Any], name: str) -> dict[str, Any]:
     """The options of plugin `name` of `registry` in run settings `cfg` (for `registry.create(name, **them)`)."""
-    return {k: cfg.options[k] for k in registry.options(name) if k in cfg.options}
+    return cfg.options_of(registry, name)
 
 
 def _unknown(values: Mapping[str, Any], table: Mapping[str, Option], source: str) -> None:

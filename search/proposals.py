@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -160,7 +160,8 @@ def checkpointed_seconds(replay: Sequence[dict]) -> float:
 
 def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: dict, order_name: str,
             stream: BatchStream, seed: int, iteration: int, log_: DecisionLog,
-            replay: list[dict] | None = None, record: Callable[[dict], None] | None = None) -> Proposal:
+            replay: list[dict] | None = None, record: Callable[[dict], None] | None = None,
+            order_options: Mapping[str, Any] | None = None) -> Proposal:
     """One proposal iteration from A_0: decide every edge in the order, then the topology.
 
     Runs inside `scorer.session()`, opened once per search (hooks are attached once). `record` and
@@ -171,7 +172,8 @@ def propose(space: SearchSpace, scorer: OperationScorer, state: ArchState, a0: d
     replay = list(replay or [])
     t0 = time.perf_counter() - checkpointed_seconds(replay)  # seconds spent before a kill count
     state.restore(a0)
-    order = ORDERS.create(order_name, rng=np.random.default_rng(derive_seed(seed, seeds.PROPOSAL, iteration, 1)))
+    order = ORDERS.create(order_name, rng=np.random.default_rng(derive_seed(seed, seeds.PROPOSAL, iteration, 1)),
+                          **(order_options or {}))
     before = scorer.evaluations
     ctl = _Control(scorer, state, state.undecided(), stream, log_, iteration, replay=replay, record=record,
                    clock0=t0)

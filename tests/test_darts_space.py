@@ -10,7 +10,7 @@ from supernet.mixed_op import MixedOp
 from supernet.ops import AvgPool3x3
 from supernet.registry import UnknownNameError
 from supernet.spaces import get_space
-from supernet.spaces.space import NetConfig
+from supernet.spaces.space import NetConfig, SupernetLayout
 from supernet.spaces.darts import DARTS_V2, DartsGenotype, NetworkCIFAR, NetworkImageNet
 from supernet.spaces.darts_networks import GenotypeCell
 from supernet.spaces.darts_ops import FactorizedReduce, MaxPool3x3, NoiseOp
@@ -117,8 +117,8 @@ def test_te_nas_layout_is_a_stem_of_c_a_normal_and_a_reduce_cell_and_bn_relu_bef
     normal at C (4C out, full size), cell 1 reduce at 2C (8C out, half size), BN + ReLU, pooling, linear."""
     space = get_space("darts")
     torch.manual_seed(0)
-    net = space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, num_classes=10, stem_multiplier=1,
-                                                            reduce_cells=(1,), final_act=True)).train()
+    layout = SupernetLayout(stem_multiplier=1, reduce_cells=(1,), final_act=True)
+    net = space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, num_classes=10, layout=layout)).train()
     assert net.stem[0].weight.shape == (1, 3, 3, 3)
     assert [c.reduction for c in net.cells] == [False, True] and [c.channels for c in net.cells] == [1, 2]
     feats = []
@@ -137,7 +137,8 @@ def test_search_ops_are_darts_by_default_and_te_nas_with_affine_bn_and_bare_pool
     launcher sets affine): affine BN, pools without BN."""
     space = get_space("darts")
     for cfg, affine, pool_bn in ((NetConfig(channels=2, cells=3), False, True),
-                                 (NetConfig(channels=2, cells=3, affine_ops=True, pool_bn=False), True, False)):
+                                 (NetConfig(channels=2, cells=3, layout=SupernetLayout(affine_ops=True, pool_bn=False)),
+                                  True, False)):
         net = space.build_supernet(space.new_state(), cfg)
         edge = net.cells[0].edges["3_1"]
         bns = [b for op in edge.ops.values() for b in op.modules() if isinstance(b, nn.BatchNorm2d)]
@@ -147,7 +148,8 @@ def test_search_ops_are_darts_by_default_and_te_nas_with_affine_bn_and_bare_pool
             assert any(isinstance(b, nn.BatchNorm2d) for b in edge.ops[pool].modules()) == pool_bn
     nb201 = get_space("nb201")
     for affine in (False, True):
-        net = nb201.build_supernet(nb201.new_state(), NetConfig(channels=2, cells=1, affine_ops=affine))
+        net = nb201.build_supernet(nb201.new_state(), NetConfig(channels=2, cells=1,
+                                                                layout=SupernetLayout(affine_ops=affine)))
         edge = next(m for m in net.modules() if isinstance(m, MixedOp))
         assert all(b.affine == affine for b in edge.modules() if isinstance(b, nn.BatchNorm2d))
 
@@ -161,7 +163,7 @@ def test_darts_layout_by_default_and_bad_layouts_are_one_error():
     assert isinstance(net.lastact, nn.Identity)
     for bad in ({"reduce_cells": (2,)}, {"reduce_cells": (-1,)}, {"stem_multiplier": -1}):
         with pytest.raises(ValueError, match="a DARTS supernet of 2 cells needs"):
-            space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, **bad))
+            space.build_supernet(space.new_state(), NetConfig(channels=1, cells=2, layout=SupernetLayout(**bad)))
 
 
 @pytest.mark.parametrize("size", [(8, 8), (7, 9), (1, 1)])

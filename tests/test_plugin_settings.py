@@ -1,6 +1,7 @@
 """Plugin-owned settings: every registered plugin declares its options in its own module, each option once;
 the core holds no plugin's option; old run folders and every shipped config still load; genotype formats are
 recognised by the spaces themselves."""
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -8,7 +9,10 @@ import numpy as np
 import pytest
 
 from runtime.rundir import settings_differences
-from runtime.settings import SettingsError, declaring_class
+from runtime.settings import SettingsError, declaring_class, setting
+from scoring.proxies import PROXIES
+from scoring.proxies.params import Params
+from search.orders import ORDERS, EdgeOrder
 from search.config import SearchConfig
 from search.plugins import (CORE, FAMILIES, load_search_config, options_table, search_config, search_schema,
                             settings_classes)
@@ -21,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_CORE = {
     "strategy", "space", "scorer", "proxy", "order", "validator",                         # which plugins run
     "dataset", "data_root", "image_size", "download", "bad_images", "augment",            # the data
-    "seed", "device", "channels_last", "batched", "batch_size", "bn_mode", "mixing",     # how scoring runs
-    "channels", "cells", "val_channels", "val_cells", "supernet", "out",                  # sizes, inputs, output
+    "seed", "device", "channels_last", "batch_size", "bn_mode", "mixing",                # how scoring runs
+    "channels", "cells", "val_channels", "val_cells", "out",                              # sizes, output
 }
 
 
@@ -137,3 +141,68 @@ def test_the_command_reference_is_generated_and_current():
     for flag in ("--population", "--tse-gamma", "--include-none", "--nb301-models", "--iterations"):
         assert f"`{flag} " in text or f"`{flag}`" in text, flag
     assert "**Options of strategy 'evolution'**" in text and "## `opscore train`" in text
+
+
+@dataclasses.dataclass
+class BackwardsSettings:
+    """The toy order's option."""
+
+    toy_backwards: bool = setting(False, "toy order: decide the edges from the output towards the input")
+
+
+class BackwardsOrder(EdgeOrder):
+    """Edges in the space's order, or reversed with --toy-backwards."""
+
+    Settings = BackwardsSettings
+    evaluations = staticmethod(sum)
+
+    def run(self, ctl) -> None:
+        edges = ctl.undecided()
+        self.decide_in_turn(ctl, edges[::-1] if self.settings.toy_backwards else edges)
+
+
+@dataclasses.dataclass
+class ScaledSettings:
+    """The toy proxy's option."""
+
+    toy_scale: float = setting(1.0, "toy proxy: factor on the parameter count")
+
+
+class ScaledParams(Params):
+    """The parameter count times --toy-scale."""
+
+    Settings = ScaledSettings
+
+    def __init__(self, bn_mode: str = "batch", toy_scale: float = 1.0) -> None:
+        super().__init__(bn_mode)
+        self.toy_scale = toy_scale
+
+    @contextlib.contextmanager
+    def _session(self, model):
+        with super()._session(model) as evaluate:
+            yield lambda *args: self.toy_scale * evaluate(*args)
+
+
+def test_an_order_and_a_proxy_get_their_options_from_the_run(tmp_path, monkeypatch):
+    """A toy order and a toy proxy, each with an option of its own, registered for this test: the search passes
+    each its option (decisions.jsonl shows the order reversed; the validation scores are the parameter counts
+    scaled), and the option of one not in use is refused."""
+    import json
+
+    from search.search_run import run_search
+    monkeypatch.setitem(ORDERS._items, "toy-backwards", BackwardsOrder)
+    monkeypatch.setattr(BackwardsOrder, "name", "toy-backwards", raising=False)
+    monkeypatch.setitem(PROXIES._items, "toy-params", ScaledParams)
+    monkeypatch.setattr(ScaledParams, "name", "toy-params", raising=False)
+    tiny = dict(space="nb201", dataset="synthetic", channels=2, cells=1, val_channels=2, val_cells=1, batch_size=4,
+                iterations=1, validation_batches=1, order="toy-backwards", proxy="toy-params")
+    runs = {}
+    for name, extra in (("plain", {}), ("options", {"toy_backwards": True, "toy_scale": 3.0})):
+        runs[name] = run_search(search_config(**tiny, **extra), tmp_path / name, progress=False)
+        rows = [json.loads(line) for line in (tmp_path / name / "decisions.jsonl").read_text().splitlines()]
+        edges = [r["edge"] for r in rows]
+        expected = list(SPACES.create("nb201").candidates())
+        assert edges == (expected[::-1] if extra else expected)
+    assert runs["options"]["validation_score"] == pytest.approx(3.0 * runs["plain"]["validation_score"])
+    with pytest.raises(SettingsError, match="--toy-scale .* is an option of proxy 'toy-params'; this run uses 'nwot'"):
+        search_config(toy_scale=2.0)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 import torch
 from torch import nn
 
+from runtime.settings import NoOptions
+
 from supernet.folding import folded_batch_norm
 from supernet.modes import BN_MODES, preserved
 from supernet.registry import Registry
@@ -43,6 +45,7 @@ class Proxy(ABC):
     """Base class of every proxy. Subclasses implement `_session` and document formula and source."""
 
     name: ClassVar[str] = ""
+    Settings: ClassVar[type] = NoOptions  # options a proxy declares for flags and YAML (its __init__ takes them)
     needs_labels: ClassVar[bool] = False
     supports_groups: ClassVar[bool] = False  # its evaluator implements `score_groups`
     # the score reads forward activations only (no parameter gradients), so eval-mode BNs may be folded into

@@ -88,7 +88,7 @@ def scoring_key(ctx: SearchContext, net: dict[str, Any], init_seed: int, score_s
 def proxy_fitness(ctx: SearchContext, opts: SamplingSettings) -> tuple[Fitness, ScoreCache]:
     """The proxy of a fresh stand-alone network on the one scoring minibatch, through the score cache."""
     s = ctx.settings
-    proxy = get_proxy(s.proxy, bn_mode=s.bn_mode)  # type: ignore[arg-type]
+    proxy = get_proxy(s.proxy, bn_mode=s.bn_mode, **s.options_of(PROXIES, s.proxy))  # type: ignore[arg-type]
     batch = BatchStream(ctx.dataset, s.batch_size, derive_seed(opts.score_seed, seeds.BASELINE_SCORE), ctx.device,
                         s.channels_last).next()
     base = ctx.space.default_net_config("validation")

@@ -51,7 +51,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
@@ -63,7 +63,7 @@ from runtime.settings import SettingsError, setting
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine, te_nas_rank_combine
-from supernet.spaces.space import NetConfig
+from supernet.spaces.space import NetConfig, SupernetLayout
 
 from ..batches import BatchStream, random_patches
 from ..config import ConfigError, SearchConfig
@@ -85,6 +85,15 @@ TE_NAS_OPS = {"affine_ops": True, "pool_bn": False}
 TE_NAS_THIN = {"nb201": {"channels": 1, "cells": 1, "depth": 1}}
 TE_NAS_THIN_DARTS = {"channels": 1, "cells": 2, **TE_NAS_DARTS_LAYOUT}
 TE_NAS_PATCHES = (3, 1000, 3)  # batches, crops per batch, crop side
+_LAYOUT = {f.name for f in fields(SupernetLayout)}
+
+
+def net_config(**values: Any) -> NetConfig:
+    """A NetConfig from sizes and TE-NAS layout keys together (the layout keys go to its SupernetLayout)."""
+    layout = {k: v for k, v in values.items() if k in _LAYOUT}
+    if "reduce_cells" in layout and layout["reduce_cells"] is not None:
+        layout["reduce_cells"] = tuple(layout["reduce_cells"])
+    return NetConfig(**{k: v for k, v in values.items() if k not in _LAYOUT}, layout=SupernetLayout(**layout))
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -133,8 +142,8 @@ class TenasPruning(Strategy):
         s = ctx.settings
         channels, cells, prune_number = TE_NAS.get(s.space, TE_NAS_DARTS)
         layout = {**(TE_NAS_DARTS_LAYOUT if s.space not in TE_NAS and not s.cells else {}), **TE_NAS_OPS}
-        cfg = NetConfig(channels=s.channels or channels, cells=s.cells or cells,
-                        num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size, **layout)
+        cfg = net_config(channels=s.channels or channels, cells=s.cells or cells,
+                         num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size, **layout)
         self.state, self.cfg = ctx.space.new_state(), cfg
         torch.manual_seed(self._init_seed(s, 0))
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
@@ -145,8 +154,8 @@ class TenasPruning(Strategy):
         self.patches: list[torch.Tensor] = []
         if self.settings.tenas_regions == "patches":
             thin = {**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False}
-            self.thin_cfg = NetConfig(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
-                                      **thin, **TE_NAS_OPS)
+            self.thin_cfg = net_config(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
+                                       **thin, **TE_NAS_OPS)
             torch.manual_seed(self._init_seed(s, 0, thin=True))
             self.thin = ctx.space.build_supernet(self.state, self.thin_cfg).to(ctx.device).train()
             self.size["thin"] = json_safe(thin)

@@ -106,6 +106,11 @@ class ZeroCostPTSettings:
     proposals_from: str | None = setting(None, "zcpt: take the finished proposals of this run directory (same "
                                                "proposal settings) and only validate, e.g. to compare validators",
                                          path=True)
+    supernet: str | None = setting(None, "zcpt: score the trained supernet of this checkpoint RUN_DIR/supernet.pt "
+                                         "(opscore train-supernet; needed by the training-based scorers) instead of "
+                                         "an untrained one", path=True)
+    batched: bool | None = setting(None, "zcpt: score all ops of an edge in one grouped forward (default: on with "
+                                         "CUDA, except mobilenet)")
 
 
 def adopt_proposals(folder: RunFolder, source: RunFolder, settings: SearchConfig, iterations: int,
@@ -198,7 +203,7 @@ class ZeroCostPT(Strategy):
                 ctx.carry(checkpointed_seconds(replay))
                 try:
                     p = propose(ctx.space, self.scorer, self.state, self.a0, s.order, stream, s.seed, i, decisions,
-                                replay, record)
+                                replay, record, s.options_of(ORDERS, s.order))
                 except ReplayMismatch as e:
                     raise RunFolderError(f"cannot resume {folder.root}: {e} (the code or data changed since the run "
                                          f"was interrupted); delete {folder.path(STEPS)} to redo that iteration") \

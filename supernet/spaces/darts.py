@@ -72,9 +72,10 @@ class DartsSpace(SearchSpace):
         return NetConfig(channels=16, cells=8)
 
     def build_supernet(self, state: ArchState, cfg: NetConfig) -> nn.Module:
+        lay = cfg.layout
         return DartsSupernet(state, cfg.channels or 16, cfg.cells or 8, cfg.num_classes, cfg.mixing,
-                             stem_multiplier=cfg.stem_multiplier or 3, reduce_cells=cfg.reduce_cells,
-                             final_act=cfg.final_act, affine=cfg.affine_ops, pool_bn=cfg.pool_bn, stem=cfg.stem)
+                             stem_multiplier=lay.stem_multiplier or 3, reduce_cells=lay.reduce_cells,
+                             final_act=lay.final_act, affine=lay.affine_ops, pool_bn=lay.pool_bn, stem=lay.stem)
 
     def genotype_from_state(self, state: ArchState) -> DartsGenotype:
         """The decided op of the 2 surviving input edges of every node, inputs in ascending order (a removed

@@ -137,15 +137,16 @@ class NB201Space(SearchSpace):
         return NetConfig(channels=16, cells=5)
 
     def build_supernet(self, state: ArchState, cfg: NetConfig) -> nn.Module:
-        """Search cells with BN(affine=False) ops, as in the NB201 search model (`affine_ops`: TE-NAS's, affine)."""
+        """Search cells with BN(affine=False) ops, as in the NB201 search model (`layout.affine_ops`: TE-NAS's, affine)."""
         alphas: Mapping[str, torch.Tensor] | None = state.alphas
 
         def make_cell(c: int) -> nn.Module:
             return _Cell(lambda e, cache: MixedOp(
-                e, {o: nb201_op(o, c, affine=cfg.affine_ops, relu_cache=cache) for o in state.candidates(e)}, state,
+                e, {o: nb201_op(o, c, affine=cfg.layout.affine_ops, relu_cache=cache) for o in state.candidates(e)}, state,
                 cfg.mixing, alphas))
 
-        return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes, cfg.stem, cfg.depth)
+        return NB201Network(make_cell, cfg.channels or 16, cfg.cells or 5, cfg.num_classes, cfg.layout.stem,
+                            cfg.layout.depth)
 
     def genotype_from_state(self, state: ArchState) -> NB201Genotype:
         missing = state.undecided()

@@ -22,16 +22,11 @@ class SpaceCapabilityError(ValueError):
     """A space asked for something it does not offer (e.g. no `state_from_genotype`, too large to enumerate)."""
 
 
-@dataclass
-class NetConfig:
-    """Size settings for a built network; spaces read what applies to them."""
+@dataclass(frozen=True)
+class SupernetLayout:
+    """A search supernet built otherwise than the space's own (the defaults): the layout and ops of TE-NAS's pruning
+    supernets, which `search.strategies.tenas_pruning` fills in; spaces read what applies to them."""
 
-    channels: int | None = None
-    cells: int | None = None
-    num_classes: int = 10
-    mixing: str = "uniform"
-    auxiliary: bool = False
-    input_size: int = 32
     # macro layout of DARTS-like search supernets (None / False: DARTS's own, stem to 3C, reductions at 1/3 and 2/3
     # of the depth, no activation before pooling); TE-NAS's pruning supernet sets all three
     stem_multiplier: int | None = None
@@ -45,6 +40,19 @@ class NetConfig:
     # multiplier channels, enters the first cell) and, on NB201, only the first `depth` cells/blocks of the layout
     stem: bool = True
     depth: int | None = None
+
+
+@dataclass
+class NetConfig:
+    """Size settings for a built network; spaces read what applies to them."""
+
+    channels: int | None = None
+    cells: int | None = None
+    num_classes: int = 10
+    mixing: str = "uniform"
+    auxiliary: bool = False
+    input_size: int = 32
+    layout: SupernetLayout = SupernetLayout()  # a search supernet's layout and ops other than the space's own
 
 
 @dataclass(frozen=True)
