@@ -30,7 +30,7 @@ def ours_once(args: argparse.Namespace) -> None:
 
     from runtime.device import resolve_device
     from search.batches import BatchStream
-    from search.config import SearchConfig
+    from search.plugins import search_config
     from search.factory import build_scoring, scoring_settings
     from search.proposals import DecisionLog, propose
     from supernet.spaces import get_space
@@ -40,7 +40,7 @@ def ours_once(args: argparse.Namespace) -> None:
         from runtime.allocator import retain_freed_memory  # here: older checkouts timed with --theirs lack it
         retain_freed_memory()
     device = resolve_device(args.device)
-    cfg = SearchConfig(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
+    cfg = search_config(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
                        dataset="imagefolder" if args.data_root else "synthetic", data_root=args.data_root,
                        proxy=args.proxy, order=args.order, batched=args.batched, image_size=args.image_size)
     space = get_space(args.space)

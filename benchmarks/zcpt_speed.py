@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from runtime.allocator import retain_freed_memory
 from search.batches import BatchStream
-from search.config import SearchConfig
+from search.plugins import search_config
 from runtime.device import resolve_device
 from search.factory import build_scoring, scoring_settings
 from search.validators import VALIDATORS, ValidationContext, ValidatorSettings
@@ -89,7 +89,7 @@ def main() -> None:
         retain_freed_memory()
 
     device = resolve_device(args.device)
-    cfg = SearchConfig(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
+    cfg = search_config(space=args.space, batch_size=args.batch_size, seed=args.seed, device=str(device),
                        channels_last=args.channels_last, dataset="imagefolder" if args.data_root else "synthetic",
                        data_root=args.data_root, batched=args.batched, image_size=args.image_size)
     space = get_space(args.space)

@@ -51,7 +51,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
@@ -63,7 +63,7 @@ from runtime.settings import SettingsError, setting
 from runtime.rundir import RunFolderError
 from runtime.seeds import derive_seed
 from scoring.proxies.tenas import Tenas, TenasMeasure, activation_patterns, rank_combine, te_nas_rank_combine
-from supernet.spaces.space import NetConfig, SupernetLayout
+from supernet.spaces.space import NetConfig
 
 from ..batches import BatchStream, random_patches
 from ..config import ConfigError, SearchConfig
@@ -85,15 +85,11 @@ TE_NAS_OPS = {"affine_ops": True, "pool_bn": False}
 TE_NAS_THIN = {"nb201": {"channels": 1, "cells": 1, "depth": 1}}
 TE_NAS_THIN_DARTS = {"channels": 1, "cells": 2, **TE_NAS_DARTS_LAYOUT}
 TE_NAS_PATCHES = (3, 1000, 3)  # batches, crops per batch, crop side
-_LAYOUT = {f.name for f in fields(SupernetLayout)}
 
 
 def net_config(**values: Any) -> NetConfig:
     """A NetConfig from sizes and TE-NAS layout keys together (the layout keys go to its SupernetLayout)."""
-    layout = {k: v for k, v in values.items() if k in _LAYOUT}
-    if "reduce_cells" in layout and layout["reduce_cells"] is not None:
-        layout["reduce_cells"] = tuple(layout["reduce_cells"])
-    return NetConfig(**{k: v for k, v in values.items() if k not in _LAYOUT}, layout=SupernetLayout(**layout))
+    return NetConfig.from_dict(values)
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 

@@ -85,7 +85,7 @@ def load_for_search(src: SupernetSource, space: SearchSpace, device: torch.devic
     state.alphas.update(alphas)
     eval_mixing = ckpt["eval_mixing"] if src.mixing == "uniform" else src.mixing
     net = ckpt["net_config"]
-    net_cfg = NetConfig(**{**net, "mixing": eval_mixing})
+    net_cfg = NetConfig.from_dict({**net, "mixing": eval_mixing})
     supernet = space.build_supernet(state, net_cfg).to(device)
     supernet.load_state_dict(ckpt["weights"])
     channels_last = src.channels_last

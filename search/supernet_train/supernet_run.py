@@ -77,7 +77,7 @@ def supernet_record(space: SearchSpace, cfg: SupernetTrainConfig, state: ArchSta
     arch: Architect = trainer.architect  # type: ignore[assignment]
     return {"format": FORMAT, "version": VERSION, "space": cfg.space, "space_options": cfg.space_options(),
             "candidates": {e: list(state.candidates(e)) for e in state.edge_ids()},
-            "net_config": dataclasses.asdict(net_cfg), "method": cfg.method,
+            "net_config": net_cfg.to_dict(), "method": cfg.method,
             "mixing": arch.mixing, "eval_mixing": arch.eval_mixing,
             "weights": trainer.model.state_dict(), "alphas": {e: p.detach().clone() for e, p in trainer.alphas.items()},
             "arch_state": state.snapshot(), "split": split.to_dict(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -53,6 +53,22 @@ class NetConfig:
     auxiliary: bool = False
     input_size: int = 32
     layout: SupernetLayout = SupernetLayout()  # a search supernet's layout and ops other than the space's own
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings flat, the layout's beside the sizes (the `net_config` a supernet checkpoint records)."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layout"}
+        return {**flat, **asdict(self.layout)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "NetConfig":
+        """The NetConfig of `to_dict`'s form (or with the layout nested under "layout")."""
+        layout_names = {f.name for f in fields(SupernetLayout)}
+        layout = dict(values.get("layout") or {})
+        layout.update({k: v for k, v in values.items() if k in layout_names})
+        if layout.get("reduce_cells") is not None:
+            layout["reduce_cells"] = tuple(layout["reduce_cells"])
+        rest = {k: v for k, v in values.items() if k not in layout_names and k != "layout"}
+        return cls(**rest, layout=SupernetLayout(**layout))
 
 
 @dataclass(frozen=True)
