@@ -78,19 +78,20 @@ def search(*, out: str | Path | None = None, resume: bool = False, progress: boo
     from search.search_run import run_search
     try:
         cfg = search_config(**settings)
-        folder = Path(tempfile.mkdtemp(prefix="opscore-search-")) if out is None else Path(out)
+        scratch = Path(tempfile.mkdtemp(prefix="opscore-search-")) if out is None else None
+        run_dir = Path(out) if scratch is None else scratch / "run"
         try:
-            result = run_search(cfg, folder / "run" if out is None else folder, resume=resume, progress=progress)
-            run_dir = None if out is None else folder
-            cands_file = (folder / "run" if out is None else folder) / "candidates.json"
+            result = run_search(cfg, run_dir, resume=resume, progress=progress)
+            cands_file = run_dir / "candidates.json"
             candidates = json.loads(cands_file.read_text()) if cands_file.exists() else []
         finally:
-            if out is None:
-                shutil.rmtree(folder, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
     except _user_errors() as e:
         raise _as_settings_error(e) from None
     return SearchResult(Genotype(result["space"], result["genotype"]), float(result["validation_score"]), candidates,
-                        float(result["seconds"]), run_dir, result.get("benchmark"), result)
+                        float(result["seconds"]), None if scratch is not None else run_dir, result.get("benchmark"),
+                        result)
 
 
 def load_genotype(source: str | Path | Genotype, space: str | None = None) -> Genotype:

@@ -235,13 +235,6 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
-def own_fields(cls: type) -> list[dataclasses.Field]:
-    """The fields settings class `cls` declares itself (not those it inherits), in order."""
-    _is_settings(cls)
-    own = vars(cls).get("__annotations__", {})
-    return [f for f in dataclasses.fields(cls) if f.name in own]
-
-
 def declaring_class(cls: type, name: str) -> type:
     """The class of `cls`'s MRO that declares settings field `name` (where its default and help are written)."""
     for klass in cls.__mro__:
@@ -250,7 +243,7 @@ def declaring_class(cls: type, name: str) -> type:
     raise KeyError(name)
 
 
-def merge_settings(name: str, classes: Iterable[type], doc: str) -> Any:
+def merge_settings(name: str, classes: Iterable[type], doc: str, methods: Mapping[str, Any] | None = None) -> Any:
     """One settings class holding the fields of every class of `classes` once (a field shared through a common
     base is the same field); its `validate()` validates each part. For a command that accepts the options of a
     whole plugin family (`opscore lookup`: every benchmark source, `opscore proxies`: every validator)."""
@@ -277,7 +270,7 @@ def merge_settings(name: str, classes: Iterable[type], doc: str) -> Any:
         return self
 
     return dataclasses.make_dataclass(name, specs, namespace={"validate": validate, "__doc__": doc,
-                                                              "parts": tuple(parts)})
+                                                              "parts": tuple(parts), **(methods or {})})
 
 
 def flag_fields(cls: type) -> list[dataclasses.Field]:

@@ -41,7 +41,7 @@ class ScoringSettings:
 def scoring_settings(cfg: SearchConfig) -> ScoringSettings:
     """The scoring settings of a search config (the one place that maps config fields onto them)."""
     source = None
-    options = {k: cfg.options[k] for k in SCORERS.options(cfg.scorer) if k in cfg.options and k != "ctx"}
+    options = cfg.options_of(SCORERS, cfg.scorer)
     supernet = cfg.option("supernet")
     if supernet:  # fine-tuning settings of the scorer that fine-tunes (the defaults for the others)
         tuned = TunedScorerSettings(**{f.name: options[f.name] for f in fields(TunedScorerSettings) if f.name in options})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping, Sequence
 
 from runtime.settings import (Schema, SettingsError, check_values, declaring_class, flag_name, merge_settings,
                               plugin_settings, read_yaml_settings)
@@ -101,11 +101,6 @@ def in_use(core: SearchConfig, options: Mapping[str, Any]) -> dict[str, list[str
     return used
 
 
-def plugin_options(cfg: SearchConfig, registry: Registry[Any], name: str) -> dict[str, Any]:
-    """The options of plugin `name` of `registry` in run settings `cfg` (for `registry.create(name, **them)`)."""
-    return cfg.options_of(registry, name)
-
-
 def _unknown(values: Mapping[str, Any], table: Mapping[str, Option], source: str) -> None:
     """A SettingsError for keys that are neither core settings nor options of a registered plugin."""
     unknown = sorted(k for k in values if k not in CORE and k not in table)
@@ -114,13 +109,28 @@ def _unknown(values: Mapping[str, Any], table: Mapping[str, Option], source: str
                             f"{', '.join(sorted([*CORE, *table]))}")
 
 
-def _not_in_use(option: Option, core: SearchConfig, used: Mapping[str, list[str]], source: str) -> SettingsError:
-    """The line for an option of a plugin this run does not use."""
-    current = ", ".join(repr(n) for n in used[option.family])
-    key = next(k for f, _, k in FAMILIES if f == option.family)
-    fix = f"drop it, or pass --{key} {' or '.join(option.plugins)}"
-    return SettingsError(f"{flag_name(option.name)} ({source}) is an option of {option.owners()}; this run uses "
+def unused_option(option: Option, used: Sequence[str], source: str, fix: str) -> SettingsError:
+    """The line for an option of a plugin the run does not use (`source`: where it was given, if said)."""
+    where = f" ({source})" if source else ""
+    current = ", ".join(repr(n) for n in used) or "none"
+    return SettingsError(f"{flag_name(option.name)}{where} is an option of {option.owners()}; this run uses "
                          f"{current}: {fix}")
+
+
+def _not_in_use(option: Option, used: Mapping[str, list[str]], source: str) -> SettingsError:
+    """The line for an option of a search plugin this run does not use, naming the flag that selects one."""
+    key = next(k for f, _, k in FAMILIES if f == option.family)
+    return unused_option(option, used[option.family], source,
+                         f"drop it, or pass --{key} {' or '.join(option.plugins)}")
+
+
+def refuse_unused(values: Mapping[str, Any], family: str, used: Sequence[str], fix: str) -> None:
+    """For a command that takes every option of a family (opscore proxies: the validators'): one line for an option
+    set away from its default that none of the plugins `used` takes."""
+    for name, option in options_table().items():
+        if option.family == family and name in values and values[name] != _default(option.field) \
+                and not set(option.plugins) & set(used):
+            raise unused_option(option, used, "", fix)
 
 
 def build_search_config(file_values: Mapping[str, Any] | None = None, given: Mapping[str, Any] | None = None,
@@ -129,7 +139,6 @@ def build_search_config(file_values: Mapping[str, Any] | None = None, given: Map
     values are not given), each checked against its field. Options of plugins the run does not use are an error,
     except in the file at their default value."""
     file_values = dict(file_values or {})
-    file_values.pop("options", None)
     given = {k: v for k, v in (given or {}).items() if v is not None}
     table = options_table()
     _unknown(file_values, table, file_source)
@@ -149,7 +158,7 @@ def build_search_config(file_values: Mapping[str, Any] | None = None, given: Map
             if any(p in used[option.family] for p in option.plugins):
                 options[key] = checked
             elif strict or checked != _default(option.field):
-                raise _not_in_use(option, core, used, source)
+                raise _not_in_use(option, used, source)
     resolved: dict[str, Any] = {}
     for family, registry, _ in FAMILIES:
         for name in used[family]:
@@ -201,11 +210,6 @@ def option_groups() -> list[tuple[str, list[Option]]]:
     for option in options_table().values():
         groups.setdefault(option.declared_by, []).append(option)
     return [(f"options of {opts[0].owners()}", opts) for opts in groups.values()]
-
-
-def names(values: Iterable[Option]) -> list[str]:
-    """The option names of `values`."""
-    return [o.name for o in values]
 
 
 def all_search_settings() -> Any:

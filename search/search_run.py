@@ -23,7 +23,7 @@ from runtime.data import build_dataset, image_side, num_classes_of
 from .benchmarks import FREE as BENCHMARK_SETTINGS, merge_lookup, open_benchmarks
 from .config import ConfigError, SearchConfig
 from runtime.distributed import Workers
-from .plugins import plugin_options, resolved, search_schema
+from .plugins import resolved, search_schema
 from .strategies import STRATEGIES, SearchContext, Strategy
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def run_search(cfg: SearchConfig, out: str | Path, resume: bool = False, progres
     workers = Workers.from_env(cfg.device)
     try:
         cfg = resolved(cfg)
-        strategy = STRATEGIES.create(cfg.strategy, **plugin_options(cfg, STRATEGIES, cfg.strategy))
+        strategy = STRATEGIES.create(cfg.strategy, **cfg.options_of(STRATEGIES, cfg.strategy))
         ctx = _open(cfg, Path(out), resume, progress, workers, strategy)
         result = _stages(strategy, ctx)
         workers.barrier()  # every rank done before the process group goes (rank 0 wrote and looked up last)

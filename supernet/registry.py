@@ -92,12 +92,6 @@ class Registry(Generic[T]):
                                      f"its options: {', '.join(allowed) or 'none'}")
         return factory(**options)  # type: ignore[operator]
 
-    def remove(self, name: str) -> T:
-        """Take `name` out again (a test's temporary plugin); returns what was registered."""
-        obj = self.get(name)
-        del self._items[name]
-        return obj
-
     def names(self) -> list[str]:
         """Registered names in registration order."""
         return list(self._items)

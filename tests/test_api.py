@@ -31,7 +31,6 @@ def test_a_search_with_out_is_the_cli_run_folder(tmp_path):
     assert again.genotype == result.genotype and again.score == result.score
 
 
-@pytest.mark.slow_params("nb201")
 @pytest.mark.parametrize("space", SPACES.names())
 def test_every_space_genotype_round_trips_and_builds_its_described_network(space):
     """load_genotype(str(g)) == g (and hashes alike); build_network has the parameters `describe` counts."""

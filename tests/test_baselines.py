@@ -421,16 +421,16 @@ def test_tenas_repeat_reinitialises_the_thin_copy_too(tmp_path, monkeypatch):
 def test_tenas_thin_copies_have_te_nas_layout():
     """The thin copies: no stem, C=1 input; NB201 keeps its first cell (then BN + ReLU head), DARTS a normal and a
     reduce cell of 1 channel; both take TE-NAS's one-channel 3x3 crops."""
-    from search.strategies.tenas_pruning import TE_NAS_OPS, TE_NAS_THIN, TE_NAS_THIN_DARTS, net_config
+    from search.strategies.tenas_pruning import TE_NAS_OPS, TE_NAS_THIN, TE_NAS_THIN_DARTS
     for name, layout in [("nb201", TE_NAS_THIN["nb201"]), ("darts", TE_NAS_THIN_DARTS)]:
         space = SPACES.get(name)()
-        net = space.build_supernet(space.new_state(), net_config(stem=False, input_size=3, **layout, **TE_NAS_OPS))
+        net = space.build_supernet(space.new_state(), NetConfig.from_dict(dict(stem=False, input_size=3, **layout, **TE_NAS_OPS)))
         assert isinstance(net.stem, nn.Identity)
         assert net(torch.randn(5, 1, 3, 3)).shape == (5, 10)
         if name == "nb201":
             assert len(net.cells) == 1 and net.classifier.in_features == 1
             with pytest.raises(ValueError, match="keeps at least 1 cell, got depth 0"):
-                space.build_supernet(space.new_state(), net_config(stem=False, depth=0, **TE_NAS_OPS))
+                space.build_supernet(space.new_state(), NetConfig.from_dict(dict(stem=False, depth=0, **TE_NAS_OPS)))
         else:
             assert [c.reduction for c in net.cells] == [False, True] and net.classifier.in_features == 4 * 2
 

@@ -9,7 +9,7 @@ import torch
 
 from scoring.scorers.scorer import OperationScorer, ScoringContext
 from search.cli import build_parser, main
-from runtime.settings import given, load_settings
+from runtime.settings import given
 from search.config import SearchConfig
 from search.plugins import load_search_config, search_config
 from search.search_run import run_search

@@ -6,7 +6,6 @@ import socket
 import pytest
 import torch.multiprocessing as mp
 
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 

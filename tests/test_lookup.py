@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from search.cli import main
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 from supernet.spaces.nb201 import NB201_OPS, NB201Genotype

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 from supernet.spaces import get_space

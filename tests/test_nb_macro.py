@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 from supernet.spaces import get_space

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from runtime.rundir import settings_differences
-from runtime.settings import Schema, load_settings, path_fields, schema_of
+from runtime.settings import Schema, path_fields, schema_of
 from search.analysis.op_scoring import OpScoringConfig
 from search.analysis.proxy_study import ProxyStudyConfig
 from search.benchmarks import BenchmarkSettings

@@ -5,7 +5,6 @@ the retained allocator (issue 20), which must not move it."""
 import pytest
 import torch
 
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 

@@ -183,6 +183,7 @@ class ScaledParams(Params):
             yield lambda *args: self.toy_scale * evaluate(*args)
 
 
+@pytest.mark.slow
 def test_an_order_and_a_proxy_get_their_options_from_the_run(tmp_path, monkeypatch):
     """A toy order and a toy proxy, each with an option of its own, registered for this test: the search passes
     each its option (decisions.jsonl shows the order reversed; the validation scores are the parameter counts
@@ -206,3 +207,11 @@ def test_an_order_and_a_proxy_get_their_options_from_the_run(tmp_path, monkeypat
     assert runs["options"]["validation_score"] == pytest.approx(3.0 * runs["plain"]["validation_score"])
     with pytest.raises(SettingsError, match="--toy-scale .* is an option of proxy 'toy-params'; this run uses 'nwot'"):
         search_config(toy_scale=2.0)
+
+
+def test_an_options_key_in_a_yaml_file_is_unknown_not_ignored(tmp_path):
+    """`options` is where a run holds its resolved plugin options, not a setting: a file that names it is told so."""
+    p = tmp_path / "c.yaml"
+    p.write_text("options:\n  population: 3\n")
+    with pytest.raises(SettingsError, match=r"unknown setting\(s\) options \(config file"):
+        load_search_config(str(p), {})

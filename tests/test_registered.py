@@ -20,7 +20,6 @@ from scoring.proxies import PROXIES, get_proxy
 from scoring.scorers import SCORERS, ScoringContext
 from scoring.tse import TSE_ESTIMATORS, TSERecorder
 from search.batches import BatchStream
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.factory import scoring_settings
 from search.orders import ORDERS

@@ -11,7 +11,6 @@ import yaml
 from runtime.settings import setting
 
 from search.cli import main as opscore
-from search.config import SearchConfig
 from search.plugins import search_config
 from search.search_run import run_search
 from search.strategies import STRATEGIES, SearchContext, Strategy

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from search.plugins import search_config
-from search.validators import VALIDATORS, TrainingSettings, ValidationContext, build_validator
+from search.validators import TrainingSettings, ValidationContext, build_validator
 from search.validators.fear import stage1_budget
 from search.validators.training import freeze_input_side, sgd, train_steps
 from runtime.settings import SettingsError
@@ -259,7 +259,6 @@ def test_proposals_from_another_run_are_validated_anew(tmp_path):
     import json
 
     from runtime.rundir import RunFolderError
-    from search.config import SearchConfig
     from search.search_run import run_search
     base = dict(space="nb201", dataset="synthetic", channels=4, cells=1, val_channels=4, val_cells=1, batch_size=8,
                 iterations=3, validation_batches=2, seed=5)

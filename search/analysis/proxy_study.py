@@ -46,7 +46,8 @@ from runtime.image_check import BAD_IMAGE_POLICIES, BAD_IMAGES_HELP
 from ..batches import Batch
 from ..benchmarks import CsvBenchmark
 from ..config import BN_MODES, ConfigError
-from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, build_validator, check_in_use
+from ..plugins import refuse_unused
+from ..validators import VALIDATORS, ValidationContext, ValidatorSettings, build_validator
 from .common import parse_names, parse_proxies, scoring_batches, write_csv
 from .correlation import kendall, spearman
 from .plots import scatter_grid
@@ -103,7 +104,8 @@ class ProxyStudyConfig(ValidatorSettings):
         if not self.benchmark_table:
             raise ConfigError("opscore proxies needs --benchmark-table CSV (columns arch and accuracies)")
         ValidatorSettings.validate(self)
-        check_in_use(self, self.validators_in_use())
+        refuse_unused(dataclasses.asdict(self), "validator", self.validators_in_use(),
+                      "drop it or name a validator that takes it in --validators")
         return self
 
 

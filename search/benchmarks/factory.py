@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .source import BENCHMARKS, BenchmarkError
 from .lookups import BenchmarkSet
-from .settings import ALL
+from .source import ALL, BENCHMARKS, BenchmarkError
 from .table import open_table  # noqa: F401  (re-exported)
 
 

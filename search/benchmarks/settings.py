@@ -9,20 +9,14 @@ resumes whatever they are (`FREE`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
-from runtime.settings import merge_settings, setting
+from runtime.settings import merge_settings
 
-from .source import ALL, BENCHMARKS, MetricSettings  # noqa: F401  (ALL re-exported)
+from .source import BENCHMARKS
 
 def _sources() -> list[type]:
     from . import table, nats, nb301  # noqa: F401  (register themselves, in this order)
     return [BENCHMARKS.settings(n) for n in BENCHMARKS.names()]  # type: ignore[misc]
-
-
-BenchmarkSettings = merge_settings("BenchmarkSettings", _sources(),
-                                   "Where the looked-up accuracies come from (every registered source's settings) "
-                                   "and which of them result.json records.")
 
 
 def _any_source(self: object) -> bool:
@@ -30,6 +24,8 @@ def _any_source(self: object) -> bool:
     return any(f.metadata.get("path") and getattr(self, f.name) for f in dataclasses.fields(self))  # type: ignore
 
 
-BenchmarkSettings.any_source = _any_source  # type: ignore[attr-defined]
+BenchmarkSettings = merge_settings("BenchmarkSettings", _sources(),
+                                   "Where the looked-up accuracies come from (every registered source's settings) "
+                                   "and which of them result.json records.", methods={"any_source": _any_source})
 
 FREE: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(BenchmarkSettings))

@@ -85,11 +85,6 @@ TE_NAS_OPS = {"affine_ops": True, "pool_bn": False}
 TE_NAS_THIN = {"nb201": {"channels": 1, "cells": 1, "depth": 1}}
 TE_NAS_THIN_DARTS = {"channels": 1, "cells": 2, **TE_NAS_DARTS_LAYOUT}
 TE_NAS_PATCHES = (3, 1000, 3)  # batches, crops per batch, crop side
-
-
-def net_config(**values: Any) -> NetConfig:
-    """A NetConfig from sizes and TE-NAS layout keys together (the layout keys go to its SupernetLayout)."""
-    return NetConfig.from_dict(values)
 Measure = Callable[[torch.Tensor], TenasMeasure]
 
 
@@ -138,8 +133,9 @@ class TenasPruning(Strategy):
         s = ctx.settings
         channels, cells, prune_number = TE_NAS.get(s.space, TE_NAS_DARTS)
         layout = {**(TE_NAS_DARTS_LAYOUT if s.space not in TE_NAS and not s.cells else {}), **TE_NAS_OPS}
-        cfg = net_config(channels=s.channels or channels, cells=s.cells or cells,
-                         num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size, **layout)
+        cfg = NetConfig.from_dict(dict(channels=s.channels or channels, cells=s.cells or cells,
+                                       num_classes=ctx.num_classes, mixing=s.mixing, input_size=ctx.input_size,
+                                       **layout))
         self.state, self.cfg = ctx.space.new_state(), cfg
         torch.manual_seed(self._init_seed(s, 0))
         self.supernet = ctx.space.build_supernet(self.state, cfg).to(ctx.device)
@@ -150,8 +146,8 @@ class TenasPruning(Strategy):
         self.patches: list[torch.Tensor] = []
         if self.settings.tenas_regions == "patches":
             thin = {**TE_NAS_THIN.get(s.space, TE_NAS_THIN_DARTS), "stem": False}
-            self.thin_cfg = net_config(num_classes=ctx.num_classes, mixing=s.mixing, input_size=TE_NAS_PATCHES[2],
-                                       **thin, **TE_NAS_OPS)
+            self.thin_cfg = NetConfig.from_dict(dict(num_classes=ctx.num_classes, mixing=s.mixing,
+                                                     input_size=TE_NAS_PATCHES[2], **thin, **TE_NAS_OPS))
             torch.manual_seed(self._init_seed(s, 0, thin=True))
             self.thin = ctx.space.build_supernet(self.state, self.thin_cfg).to(ctx.device).train()
             self.size["thin"] = json_safe(thin)
@@ -194,7 +190,7 @@ class TenasPruning(Strategy):
         average ranks, the raw kappa and R; otherwise kappa / kappa_N and R / R_N relative to the unpruned
         supernet's, averaged over the K initialisations of --tenas-repeat (--tenas-ranks te-nas: ranked as the
         TE-NAS code ranks them, `te_nas_rank_combine`)."""
-        state, s = self.state, ctx.settings
+        state = self.state
 
         def removals() -> list[TenasMeasure]:
             out = []

@@ -14,7 +14,6 @@ seed), counting the seconds they record.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
